@@ -8,7 +8,9 @@ Usage (from anywhere inside the repository, after `pip install -e ".[dev]"` and 
     python tools/html_docs.py --out _html --workers 1     # process notebooks one at a time
     python tools/html_docs.py --out _html --no-param-tables  # show_doc exactly as nbdev 3 / Quarto (no tables)
 
-Then open `_html/index.html` in a browser. Every page is a single standalone .html file.
+Then open `_html/index.html` in a browser. Every page is a single standalone .html file. The --out
+folder is deleted and re-created on every run (also with --only); the tool refuses a folder it did not
+write itself (no `.html_docs` marker) and anything containing the project, nbs/ or tools/.
 
 What it does, in order:
 
@@ -39,8 +41,9 @@ What it does, in order:
 4. **LaTeX to MathML, server side**, with `latex2mathml`: `$...$`, `$$...$$`, `\\begin{env}...`
    in markdown cells, markdown outputs (e.g. `show_doc` docstrings) and `text/latex` outputs.
    Browsers render MathML natively, so no MathJax/KaTeX is needed. `\\tag{n}` is shown as a
-   right-aligned equation number; environments are not auto-numbered (write `\\tag`). Unknown
-   commands are reported as warnings with the page name.
+   right-aligned equation number; environments are not auto-numbered (write `\\tag`); `\\label`
+   is dropped. `mathvariant` (e.g. from `\\mathcal N`), which Chromium's MathML Core ignores, is
+   mapped to Unicode math letters. Unknown commands are reported as warnings with the page name.
 5. **Navigation and links.** A sidebar is built from `nbs/sidebar.yml` (Quarto's
    `website: sidebar: contents:` format: paths, `section:`/`contents:`, `href:`/`text:`,
    `auto:` globs). Links to `.ipynb`/`.qmd`/`.md` files become links to their pages, and absolute
@@ -318,6 +321,45 @@ _MATH_WARN = MathWarnings()
 _NUMBERED_ENVS = ('equation', 'align', 'gather', 'multline', 'alignat', 'flalign', 'eqnarray')
 
 
+# MathML Core (what Chromium implements) ignores `mathvariant` other than "normal": the generator has to
+# use the Unicode mathematical alphanumerics instead. latex2mathml does that for braced `\mathcal{N}`
+# but emits mathvariant="script" for `\mathcal N`, so map the ASCII letters/digits here.
+_MV = {'bold': (0x1D400, 0x1D41A, 0x1D7CE), 'italic': (0x1D434, 0x1D44E, None),
+       'bold-italic': (0x1D468, 0x1D482, 0x1D7CE), 'script': (0x1D49C, 0x1D4B6, None),
+       'bold-script': (0x1D4D0, 0x1D4EA, 0x1D7CE), 'fraktur': (0x1D504, 0x1D51E, None),
+       'double-struck': (0x1D538, 0x1D552, 0x1D7D8), 'bold-fraktur': (0x1D56C, 0x1D586, 0x1D7CE),
+       'sans-serif': (0x1D5A0, 0x1D5BA, 0x1D7E2), 'bold-sans-serif': (0x1D5D4, 0x1D5EE, 0x1D7EC),
+       'sans-serif-italic': (0x1D608, 0x1D622, 0x1D7E2), 'monospace': (0x1D670, 0x1D68A, 0x1D7F6)}
+_MV_HOLES = {'italic': {'h': 0x210E},
+             'script': dict(B=0x212C, E=0x2130, F=0x2131, H=0x210B, I=0x2110, L=0x2112, M=0x2133, R=0x211B,
+                            e=0x212F, g=0x210A, o=0x2134),
+             'fraktur': dict(C=0x212D, H=0x210C, I=0x2111, R=0x211C, Z=0x2128),
+             'double-struck': dict(C=0x2102, H=0x210D, N=0x2115, P=0x2119, Q=0x211A, R=0x211D, Z=0x2124)}
+_re_mv = re.compile(r'<(mi|mn)((?:\s+[\w-]+="[^"]*")*?)\s+mathvariant="([a-z-]+)"((?:\s+[\w-]+="[^"]*")*)>([^<]*)</\1>')
+
+
+def _mv_char(c: str, variant: str) -> str | None:
+    upper, lower, digit = _MV[variant]
+    if c in _MV_HOLES.get(variant, {}): return chr(_MV_HOLES[variant][c])
+    if 'A' <= c <= 'Z': return chr(upper + ord(c) - 65)
+    if 'a' <= c <= 'z': return chr(lower + ord(c) - 97)
+    if '0' <= c <= '9' and digit: return chr(digit + ord(c) - 48)
+    return None
+
+
+def _fix_mathvariant(mml: str) -> str:
+    def sub(m):
+        tag, pre, variant, post, text = m.groups()
+        chars = html.unescape(text)
+        if variant in _MV:
+            mapped = [_mv_char(c, variant) for c in chars]
+            if chars and all(mapped): return f'<{tag}{pre}{post}>{"".join(mapped)}</{tag}>'
+        return m.group(0)
+    mml = _re_mv.sub(sub, mml)
+    # braced \mathrm{d} comes out as an escaped ASCII letter with no mathvariant: keep it upright
+    return re.sub(r'<mi>&#x000([46][1-9A-Fa-f]|[57][0-9Aa]);</mi>', r'<mi mathvariant="normal">&#x000\1;</mi>', mml)
+
+
 def latex_to_mathml(tex: str, display: bool) -> str:
     "LaTeX -> MathML with latex2mathml; `\\tag{}` becomes a right-aligned number."
     from latex2mathml.converter import convert
@@ -335,7 +377,7 @@ def latex_to_mathml(tex: str, display: bool) -> str:
         return f'<code class="od-math-error">{html.escape(tex)}</code>'
     unknown = sorted(set(re.findall(r'<m[io]>(\\[A-Za-z]+)</m[io]>', mml)))
     if unknown: _MATH_WARN.append(f'unknown LaTeX command(s) {", ".join(unknown)} in: {tex.strip()[:80]}')
-    mml = mml.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', '')  # implied in HTML
+    mml = _fix_mathvariant(mml.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', ''))  # xmlns implied in HTML
     if display:
         no = f'<span class="od-eqno">({html.escape(tags[0])})</span>' if len(tags) == 1 else ''
         return f'<span class="od-display-math">{mml}{no}</span>'
@@ -452,6 +494,9 @@ mtd[columnalign="left"] { text-align: left; padding-left: 0; }
 mtd[columnalign="right"] { text-align: right; padding-right: 0; }
 .od-eqno { flex: 0 0 auto; margin-left: 1em; }
 math { font-size: 1.1em; }
+math [mathvariant^="bold"] { font-weight: bold; }
+math mi[mathvariant="bold"], math mi[mathvariant="normal"] { font-style: normal; text-transform: none; }
+math [mathvariant="italic"] { font-style: italic; }
 .od-math-error { color: #b00; }
 details.od-fold > summary { cursor: pointer; color: #6c757d; font-size: 13px; margin: .2rem 0; }
 .od-callout { border-left: 4px solid #2780e3; background: #f3f8fd; padding: .4rem 1rem; margin: 1rem 0; border-radius: 4px; }

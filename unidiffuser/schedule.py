@@ -7,12 +7,12 @@ Docs: https://unidiffuser.github.io/unidiffuser/diffusion_basics.html.md"""
 # %% auto #0
 __all__ = ['scaled_linear_betas', 'NoiseSchedule', 'eps_to_x0', 'eps_to_score']
 
-# %% ../nbs/10_diffusion_basics.ipynb #dbfbe91e
+# %% ../nbs/10_diffusion_basics.ipynb #3deace7b
 import math
 import torch
 from .utils import as_timesteps
 
-# %% ../nbs/10_diffusion_basics.ipynb #68f88069
+# %% ../nbs/10_diffusion_basics.ipynb #479034f5
 def scaled_linear_betas(n_steps:int=1000,      # T, the number of diffusion steps
                         beta_start:float=0.00085, # beta_1
                         beta_end:float=0.012    # beta_T
@@ -22,7 +22,7 @@ def scaled_linear_betas(n_steps:int=1000,      # T, the number of diffusion step
     if not 0 < beta_start < beta_end < 1: raise ValueError(f"need 0 < beta_start < beta_end < 1, got {beta_start}, {beta_end}")
     return torch.linspace(beta_start**0.5, beta_end**0.5, n_steps, dtype=torch.float64)**2
 
-# %% ../nbs/10_diffusion_basics.ipynb #d2856af5
+# %% ../nbs/10_diffusion_basics.ipynb #8c518188
 class NoiseSchedule:
     "Discrete VP schedule with $\\bar\\alpha$ indexed $0..T$ ($\\bar\\alpha_0=1$) and continuous-time helpers for DPM-Solver."
     def __init__(self, betas:torch.Tensor=None): # (T,) betas; default: `scaled_linear_betas()`
@@ -71,13 +71,13 @@ class NoiseSchedule:
 
     def __repr__(self): return f"NoiseSchedule(T={self.T}, alpha_bar_T={self.alpha_bar[-1].item():.4g})"
 
-# %% ../nbs/10_diffusion_basics.ipynb #0efc77c5
+# %% ../nbs/10_diffusion_basics.ipynb #66cabf54
 def eps_to_x0(xt:torch.Tensor, eps:torch.Tensor, alpha_bar)->torch.Tensor:
     "Data prediction from noise prediction: $\\hat x_0 = (x_t - \\sqrt{1-\\bar\\alpha_t}\\,\\hat\\epsilon)/\\sqrt{\\bar\\alpha_t}$."
     ab = torch.as_tensor(alpha_bar, dtype=xt.dtype, device=xt.device).reshape(-1, *[1]*(xt.ndim-1))
     return (xt - (1 - ab).sqrt() * eps) / ab.sqrt()
 
-# %% ../nbs/10_diffusion_basics.ipynb #3c590b45
+# %% ../nbs/10_diffusion_basics.ipynb #657a39ec
 def eps_to_score(eps:torch.Tensor, alpha_bar)->torch.Tensor:
     "Score from noise prediction: $\\nabla\\log q_t(x_t) = -\\hat\\epsilon/\\sqrt{1-\\bar\\alpha_t}$ (Tweedie)."
     ab = torch.as_tensor(alpha_bar, dtype=eps.dtype, device=eps.device).reshape(-1, *[1]*(eps.ndim-1))
