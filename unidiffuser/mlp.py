@@ -7,13 +7,14 @@ Docs: https://unidiffuser.github.io/unidiffuser/mlp.html.md"""
 # %% auto #0
 __all__ = ['MLPConfig', 'JointMLP', 'as_eps_fn']
 
-# %% ../nbs/20_mlp.ipynb #0330047c
+# %% ../nbs/20_mlp.ipynb #a310e458
 from dataclasses import dataclass, field, asdict
 import torch
 from torch import nn
 from .core import timestep_embedding
+from .schedule import NoiseSchedule
 
-# %% ../nbs/20_mlp.ipynb #162b92d1
+# %% ../nbs/20_mlp.ipynb #07b3a77d
 @dataclass
 class MLPConfig:
     "Size of a `JointMLP`."
@@ -21,23 +22,26 @@ class MLPConfig:
     hidden: int = 256   # width
     depth: int = 4      # residual blocks
     t_dim: int = 32     # timestep-embedding width per modality
+    skip: bool = True   # add sigma_t * x_t to the output (the noise prediction of unit-variance Gaussian data)
     @classmethod
     def tiny(cls, dims=None): return cls(dims=dict(dims or {'img': 2, 'txt': 2}), hidden=64, depth=2, t_dim=16)
     @classmethod
     def default(cls, dims=None): return cls(dims=dict(dims or {'img': 2, 'txt': 2}))
 
-# %% ../nbs/20_mlp.ipynb #9f1cf15e
+# %% ../nbs/20_mlp.ipynb #b7166374
 class _Block(nn.Module):
     def __init__(self, h):
         super().__init__()
         self.norm, self.fc1, self.fc2 = nn.LayerNorm(h), nn.Linear(h, 2 * h), nn.Linear(2 * h, h)
     def forward(self, x): return x + self.fc2(nn.functional.silu(self.fc1(self.norm(x))))
 
-# %% ../nbs/20_mlp.ipynb #c512443e
+# %% ../nbs/20_mlp.ipynb #5abde7d7
 class JointMLP(nn.Module):
     "Residual MLP joint noise predictor over named vector modalities, one timestep per modality."
-    def __init__(self, cfg:MLPConfig=None): # network size; default `MLPConfig.default()`
+    def __init__(self, cfg:MLPConfig=None, # network size; default `MLPConfig.default()`
+                 sched:NoiseSchedule=None): # schedule for the skip connection; default scaled-linear
         super().__init__()
+        self.sched = sched or NoiseSchedule()
         self.cfg = cfg = cfg or MLPConfig.default()
         if not cfg.dims: raise ValueError("MLPConfig.dims is empty: give at least one modality")
         self.names, self.dims = list(cfg.dims), dict(cfg.dims)
@@ -57,10 +61,12 @@ class JointMLP(nn.Module):
         dt = self.inp.weight.dtype
         t = {m: torch.as_tensor(ts[m], device=xs[m].device).expand(B) if torch.as_tensor(ts[m]).ndim == 0 else ts[m] for m in self.names}
         h = torch.cat([xs[m].to(dt) for m in self.names] + [timestep_embedding(t[m], self.cfg.t_dim).to(dt) for m in self.names], 1)
-        out = self.out(self.blocks(self.inp(h)))
-        return dict(zip(self.names, torch.split(out, [self.dims[m] for m in self.names], 1)))
+        out = dict(zip(self.names, torch.split(self.out(self.blocks(self.inp(h))), [self.dims[m] for m in self.names], 1)))
+        if self.cfg.skip:  # E[eps | x_t] = sigma_t x_t for N(0, I) data: the network learns the correction to it
+            out = {m: o + (1 - self.sched.alpha_bar_at(t[m].double())).sqrt().to(dt)[:, None] * xs[m].to(dt) for m, o in out.items()}
+        return out
 
-# %% ../nbs/20_mlp.ipynb #45e88b27
+# %% ../nbs/20_mlp.ipynb #f26f8335
 def as_eps_fn(model:nn.Module):
     "Wrap a joint network as an inference-only `eps_fn(xs, ts) -> dict` matching the dtype and device of its inputs."
     p = next(model.parameters())
