@@ -9,7 +9,7 @@ __all__ = ['ToyConfig', 'toy_mixture', 'ambiguous_value', 'eps_error_grid', 'mod
            'three_modality_tests', 'plot_modes', 'plot_eps_error', 'plot_guidance', 'plot_sampler_error',
            'reproduce_toy']
 
-# %% ../nbs/60_toy_reproduction.ipynb #76988943
+# %% ../nbs/60_toy_reproduction.ipynb #40e9cf10
 import json, math, time, os
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -23,7 +23,7 @@ from .samplers import sample_dpm_solver, sample_ddim, sample_diffusers, dpm_solv
 from .core import marginalisation_error, t0_target_gap
 from .utils import pack, unpack
 
-# %% ../nbs/60_toy_reproduction.ipynb #78401f72
+# %% ../nbs/60_toy_reproduction.ipynb #f5912f0e
 @dataclass
 class ToyConfig:
     "Settings of the closed-form reproduction."
@@ -54,7 +54,7 @@ class ToyConfig:
     @classmethod
     def full(cls): return cls(train=TrainConfig(steps=12000, batch_size=512, lr=2e-3, warmup=200, schedule='cosine', ema_decay=0.995))
 
-# %% ../nbs/60_toy_reproduction.ipynb #54600930
+# %% ../nbs/60_toy_reproduction.ipynb #b3482c78
 def toy_mixture(std:float=0.5, # within-component standard deviation
                 sched=None)->GaussianMixture:
     "The 2-modality mixture of the reproduction: image modes on a square, text modes paired, correlated within components."
@@ -67,7 +67,7 @@ def toy_mixture(std:float=0.5, # within-component standard deviation
         covs[k, 0, 3] = covs[k, 3, 0] = r2 * std**2
     return GaussianMixture(w, {'img': img, 'txt': txt}, covs, sched=sched)
 
-# %% ../nbs/60_toy_reproduction.ipynb #2fa66a95
+# %% ../nbs/60_toy_reproduction.ipynb #dba918c8
 def ambiguous_value(gmm, name:str, n_cand:int=500, generator=None)->torch.Tensor:
     "A (1, d) value of modality `name` whose component posterior has maximal entropy."
     cands = gmm.sample(n_cand, generator=generator)[0][name]
@@ -75,7 +75,7 @@ def ambiguous_value(gmm, name:str, n_cand:int=500, generator=None)->torch.Tensor
     i = (-(p * p.clamp_min(1e-300).log()).sum(1)).argmax().item()
     return cands[i:i + 1]
 
-# %% ../nbs/60_toy_reproduction.ipynb #834a1dcb
+# %% ../nbs/60_toy_reproduction.ipynb #46c1c2c8
 def eps_error_grid(eps_fn, gmm, grid, n:int=2000, seed:int=0)->dict:
     "RMS of (eps_fn - exact E[eps|.]) per modality over the (t_1, t_2) grid; NaN where that modality is clean (t = 0)."
     a, b = gmm.names[:2]
@@ -93,7 +93,7 @@ def eps_error_grid(eps_fn, gmm, grid, n:int=2000, seed:int=0)->dict:
                 if ts[m] > 0: out[m][i, j] = (nt[m] - ex[m]).pow(2).mean().sqrt()
     return {'rms_error': out, 'rms_exact': scale}
 
-# %% ../nbs/60_toy_reproduction.ipynb #2acb45e2
+# %% ../nbs/60_toy_reproduction.ipynb #cee01500
 def mode_tests(eps_fn, gmm, cfg:ToyConfig, cond_values:dict)->dict:
     "Sample the five paper modes with `eps_fn`; energy distance to exact samples against the noise floor."
     shapes = {m: (d,) for m, d in gmm.dims.items()}
@@ -116,7 +116,7 @@ def mode_tests(eps_fn, gmm, cfg:ToyConfig, cond_values:dict)->dict:
         out[mode] = r
     return out
 
-# %% ../nbs/60_toy_reproduction.ipynb #42e99549
+# %% ../nbs/60_toy_reproduction.ipynb #84d936fc
 def guidance_tests(eps_fn, gmm, cfg:ToyConfig, y0:torch.Tensor)->dict:
     "Guided t2i with the network's own marginal vs the exactly guided noise; mass on the likeliest component per scale."
     shapes = {m: (d,) for m, d in gmm.dims.items()}
@@ -140,7 +140,7 @@ def guidance_tests(eps_fn, gmm, cfg:ToyConfig, y0:torch.Tensor)->dict:
         res['floor'].append(noise_floor(lambda n, g: exact(s, g), cfg.n, reps=max(10, cfg.floor_reps // 5), generator=g))
     return res
 
-# %% ../nbs/60_toy_reproduction.ipynb #ad8a3eb7
+# %% ../nbs/60_toy_reproduction.ipynb #02b2def3
 def sampler_convergence(eps_fn, gmm, step_list, n:int=512, seed:int=0)->dict:
     "Relative RMS distance of joint samples to a 1000-step reference, per solver and number of steps (same initial noise)."
     shapes = {m: (d,) for m, d in gmm.dims.items()}
@@ -154,7 +154,7 @@ def sampler_convergence(eps_fn, gmm, step_list, n:int=512, seed:int=0)->dict:
             'DPM-Solver++ multistep (diffusers)': lambda N: sample_diffusers(fn, x_T.clone(), dpm_solver_pp_scheduler(), steps=N)}
     return {'steps': list(step_list), **{k: [(f(N) - ref).pow(2).mean().sqrt().item() / scale for N in step_list] for k, f in runs.items()}}
 
-# %% ../nbs/60_toy_reproduction.ipynb #241d91e1
+# %% ../nbs/60_toy_reproduction.ipynb #e3756920
 def three_modality_tests(eps_fn, gmm3, cfg:ToyConfig)->list:
     "Every (generate, condition) role assignment of a 3-modality network vs its exact distribution (Bonferroni floor)."
     shapes = {m: (d,) for m, d in gmm3.dims.items()}
@@ -176,7 +176,7 @@ def three_modality_tests(eps_fn, gmm3, cfg:ToyConfig)->list:
         out.append(r)
     return out
 
-# %% ../nbs/60_toy_reproduction.ipynb #0cbc1367
+# %% ../nbs/60_toy_reproduction.ipynb #eb65a3a2
 def plot_modes(gmm, modes:dict, cond_values:dict, path=None):
     "Ground truth (grey) against network samples (colour) for each mode."
     import matplotlib.pyplot as plt
@@ -192,7 +192,7 @@ def plot_modes(gmm, modes:dict, cond_values:dict, path=None):
     if path: fig.savefig(path, dpi=110)
     return fig
 
-# %% ../nbs/60_toy_reproduction.ipynb #655819b7
+# %% ../nbs/60_toy_reproduction.ipynb #2ee4d391
 def plot_eps_error(grid_res:dict, grid, path=None):
     "Heatmaps of the network's RMS error against the exact noise prediction over the (t_img, t_txt) plane."
     import matplotlib.pyplot as plt
@@ -209,7 +209,7 @@ def plot_eps_error(grid_res:dict, grid, path=None):
     if path: fig.savefig(path, dpi=110)
     return fig
 
-# %% ../nbs/60_toy_reproduction.ipynb #b165fe7e
+# %% ../nbs/60_toy_reproduction.ipynb #4ca9adf2
 def plot_guidance(gd:dict, path=None):
     "Mass on the likeliest component against the guidance scale, network vs exactly guided, and samples at two scales."
     import matplotlib.pyplot as plt
@@ -226,7 +226,7 @@ def plot_guidance(gd:dict, path=None):
     if path: fig.savefig(path, dpi=110)
     return fig
 
-# %% ../nbs/60_toy_reproduction.ipynb #5dc5f645
+# %% ../nbs/60_toy_reproduction.ipynb #dd5a8b04
 def plot_sampler_error(conv:dict, title:str='', path=None):
     "Relative RMS error against the 1000-step reference vs the number of steps, per solver (log-log)."
     import matplotlib.pyplot as plt
@@ -238,7 +238,7 @@ def plot_sampler_error(conv:dict, title:str='', path=None):
     if path: fig.savefig(path, dpi=110)
     return fig
 
-# %% ../nbs/60_toy_reproduction.ipynb #766c8350
+# %% ../nbs/60_toy_reproduction.ipynb #9a6eebf3
 def _jsonable(o):
     if isinstance(o, torch.Tensor): return o.tolist()
     if isinstance(o, dict): return {str(k): _jsonable(v) for k, v in o.items() if k != 'samples'}
@@ -246,7 +246,7 @@ def _jsonable(o):
     if isinstance(o, float) and not math.isfinite(o): return None
     return o
 
-# %% ../nbs/60_toy_reproduction.ipynb #ccf866e8
+# %% ../nbs/60_toy_reproduction.ipynb #f963d26a
 def reproduce_toy(out='runs/toy',           # output folder for figures, metrics.json and weights
                   cfg:ToyConfig=None,       # settings; default `ToyConfig.full()`
                   progress:bool=True)->dict:
