@@ -7,17 +7,17 @@ Docs: https://unidiffuser.github.io/unidiffuser/guidance.html.md"""
 # %% auto #0
 __all__ = ['PAPER_MODES', 'paper_mode', 'mode_eps_fn', 'sample', 'all_role_assignments']
 
-# %% ../nbs/13_guidance.ipynb #6e40e59e
+# %% ../nbs/13_guidance.ipynb #56667ee1
 import torch
 from .utils import pack, unpack, check_scale
 from .schedule import NoiseSchedule
 from .samplers import sample_ddim, sample_ddpm, sample_dpm_solver, sample_diffusers
 
-# %% ../nbs/13_guidance.ipynb #0b29cd3a
+# %% ../nbs/13_guidance.ipynb #e3ce1ffe
 PAPER_MODES = {'joint': (('img', 'txt'), ()), 't2i': (('img',), ('txt',)), 'i2t': (('txt',), ('img',)),
                'i': (('img',), ()), 't': (('txt',), ())}
 
-# %% ../nbs/13_guidance.ipynb #6f940a1c
+# %% ../nbs/13_guidance.ipynb #9a4a53a3
 def paper_mode(mode:str,     # one of 'joint', 't2i', 'i2t', 'i', 't'
                img:str='img', # name of the image modality
                txt:str='txt'  # name of the text modality
@@ -28,7 +28,7 @@ def paper_mode(mode:str,     # one of 'joint', 't2i', 'i2t', 'i', 't'
     gen, cond = PAPER_MODES[mode]
     return [ren[m] for m in gen], [ren[m] for m in cond]
 
-# %% ../nbs/13_guidance.ipynb #ee969bdd
+# %% ../nbs/13_guidance.ipynb #49495711
 def mode_eps_fn(model,           # joint noise predictor: (dict of noisy modalities, dict of timesteps) -> dict of noise
                 shapes:dict,     # name -> per-sample shape, for EVERY modality the model takes
                 generate,        # names of the modalities to generate
@@ -86,7 +86,7 @@ def mode_eps_fn(model,           # joint noise predictor: (dict of noisy modalit
     eps_fn.nfe = 0
     return eps_fn
 
-# %% ../nbs/13_guidance.ipynb #9266bb55
+# %% ../nbs/13_guidance.ipynb #691593e0
 def _run(model, branches, batched, counter):
     "Evaluate the model on each branch, concatenated into one batch if `batched`."
     if not batched or len(branches) == 1:
@@ -99,7 +99,7 @@ def _run(model, branches, batched, counter):
     out = model(xs, ts)
     return [{m: v[i * B:(i + 1) * B] for m, v in out.items()} for i in range(len(branches))]
 
-# %% ../nbs/13_guidance.ipynb #cf20bbb1
+# %% ../nbs/13_guidance.ipynb #b80ab4b3
 def sample(model,                # joint noise predictor (dict, dict) -> dict
            shapes:dict,          # name -> per-sample shape of every modality the model takes
            generate,             # modalities to generate
@@ -137,7 +137,7 @@ def sample(model,                # joint noise predictor (dict, dict) -> dict
     out = unpack(x, {m: shapes[m] for m in generate})
     return (out, fn.nfe) if return_nfe else out
 
-# %% ../nbs/13_guidance.ipynb #459333fa
+# %% ../nbs/13_guidance.ipynb #120d1c9e
 def all_role_assignments(names)->list:
     "Every (generate, condition) split of `names`: generate non-empty, condition disjoint, the rest marginalised."
     import itertools

@@ -8,19 +8,19 @@ Docs: https://unidiffuser.github.io/unidiffuser/sampling.html.md"""
 __all__ = ['sample_ddim', 'sample_ddpm', 'sample_diffusers', 'dpm_solver_pp_scheduler', 'dpm_solver_fast_orders',
            'sample_dpm_solver']
 
-# %% ../nbs/12_sampling.ipynb #f2d24c01
+# %% ../nbs/12_sampling.ipynb #3ddecdb0
 import math
 import torch
 from .schedule import NoiseSchedule
 
-# %% ../nbs/12_sampling.ipynb #d99f73e7
+# %% ../nbs/12_sampling.ipynb #63e42a6c
 def _grid(sched, steps, t_start=None, t_end=0.):
     t_start = sched.T if t_start is None else t_start
     if steps < 1: raise ValueError(f"steps must be >= 1, got {steps}")
     if not 0 <= t_end < t_start <= sched.T: raise ValueError(f"need 0 <= t_end < t_start <= {sched.T}, got {t_end}, {t_start}")
     return torch.linspace(t_start, t_end, steps + 1, dtype=torch.float64)
 
-# %% ../nbs/12_sampling.ipynb #7c250364
+# %% ../nbs/12_sampling.ipynb #51ad8721
 @torch.no_grad()
 def sample_ddim(eps_fn,              # (x (B,D), t (B,) float64 in [0,T]) -> predicted noise (B,D)
                 x:torch.Tensor,      # (B, D) initial state at ts[0] (noise for t = T)
@@ -47,12 +47,12 @@ def sample_ddim(eps_fn,              # (x (B,D), t (B,) float64 in [0,T]) -> pre
         if callback is not None: callback(i, s, x)
     return x
 
-# %% ../nbs/12_sampling.ipynb #62218c17
+# %% ../nbs/12_sampling.ipynb #39504e35
 def sample_ddpm(eps_fn, x, sched=None, steps:int=1000, generator=None, callback=None):
     "DDPM ancestral sampling ($\\eta=1$; with `steps=T` it is the original 1000-step chain)."
     return sample_ddim(eps_fn, x, sched, steps=steps, eta=1., generator=generator, callback=callback)
 
-# %% ../nbs/12_sampling.ipynb #9ecb898c
+# %% ../nbs/12_sampling.ipynb #5b706626
 @torch.no_grad()
 def sample_diffusers(eps_fn,         # (x, t) -> noise, t on the official [0, T] scale
                      x:torch.Tensor, # (B, D) initial noise
@@ -70,7 +70,7 @@ def sample_diffusers(eps_fn,         # (x, t) -> noise, t on the official [0, T]
         if callback is not None: callback(i, k, x)
     return x
 
-# %% ../nbs/12_sampling.ipynb #8cde2943
+# %% ../nbs/12_sampling.ipynb #46717993
 def dpm_solver_pp_scheduler(order:int=3, **kw):
     "diffusers' `DPMSolverMultistepScheduler` (DPM-Solver++) configured with Stable Diffusion's schedule, as the diffusers UniDiffuser port uses it."
     from diffusers import DPMSolverMultistepScheduler
@@ -78,7 +78,7 @@ def dpm_solver_pp_scheduler(order:int=3, **kw):
                solver_order=order, algorithm_type='dpmsolver++')
     return DPMSolverMultistepScheduler(**{**cfg, **kw})
 
-# %% ../nbs/12_sampling.ipynb #48cf2bd4
+# %% ../nbs/12_sampling.ipynb #10b0c8d4
 def dpm_solver_fast_orders(steps:int, order:int=3)->list:
     "Orders of the steps of DPM-Solver's 'fast' method: as many order-`order` steps as fit, then a lower-order finish."
     if order not in (1, 2, 3): raise ValueError(f"DPM-Solver order must be 1, 2 or 3, got {order}")
@@ -89,7 +89,7 @@ def dpm_solver_fast_orders(steps:int, order:int=3)->list:
     if order == 2: return [2] * (steps // 2) + ([1] if steps % 2 else [])
     return [1] * steps
 
-# %% ../nbs/12_sampling.ipynb #e31729d5
+# %% ../nbs/12_sampling.ipynb #e1beb29e
 @torch.no_grad()
 def sample_dpm_solver(eps_fn,            # (x, t) -> noise, t on [0, T]
                       x:torch.Tensor,    # (B, D) initial noise at tau = t_start
@@ -99,6 +99,7 @@ def sample_dpm_solver(eps_fn,            # (x, t) -> noise, t on [0, T]
                       skip_type:str='time_uniform', # 'time_uniform' (official) or 'logSNR'
                       t_start:float=1.,  # start time tau (1 = t of T)
                       t_end:float=None,  # end time tau; default 1/T as in the official code
+                      denoise_to_zero:bool=False, # finish with the data prediction at t_end (one more NFE); official: False
                       callback=None):
     "The official UniDiffuser sampler: singlestep DPM-Solver with data prediction, 'fast' order schedule."
     sched = sched or NoiseSchedule()
@@ -138,4 +139,5 @@ def sample_dpm_solver(eps_fn,            # (x, t) -> noise, t on [0, T]
             x = sg_t / sg_s * x - a_t * phi_1 * D0 + 1. / r2 * a_t * phi_2 * (D2 - D0)
         i += o
         if callback is not None: callback(k, t, x)
+    if denoise_to_zero: x = x0_fn(x, grid[-1])
     return x

@@ -261,6 +261,7 @@ def reproduce_toy(out='runs/toy',           # output folder for figures, metrics
     g = torch.Generator().manual_seed(cfg.seed)
     cond_values = {txt: ambiguous_value(gmm, txt, generator=g), img: ambiguous_value(gmm, img, generator=g)}
     M = {'config': _jsonable(asdict(cfg))}
+    torch.manual_seed(cfg.seed)  # the networks' initial weights, so that a run is reproducible
     res = train(JointMLP(cfg.net), gmm_batches(gmm), cfg.train, progress=progress)
     net = as_eps_fn(res.ema)
     M['train'] = {'seconds': res.seconds, 'final_loss': res.history[-1][1] if res.history else None}

@@ -12,7 +12,7 @@ import math, time
 from dataclasses import dataclass, asdict
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 from .core import unidiffuser_loss
 from .schedule import NoiseSchedule
 
