@@ -8,10 +8,8 @@ Docs: https://unidiffuser.github.io/unidiffuser/unidiffuser_theory.html.md"""
 __all__ = ['perturb', 'sample_timesteps', 'unidiffuser_loss', 'timestep_embedding', 'marginalisation_error', 't0_target_gap']
 
 # %% ../nbs/11_unidiffuser_theory.ipynb #2a28b2f1
-import math
 import torch
 from .schedule import NoiseSchedule
-from .utils import as_timesteps
 
 # %% ../nbs/11_unidiffuser_theory.ipynb #6d569f20
 def perturb(xs:dict,               # name -> (B, ...) clean modalities
@@ -68,10 +66,8 @@ def timestep_embedding(t:torch.Tensor,  # (B,) timesteps, fractional allowed
                       )->torch.Tensor:  # (B, dim) float32
     "Sinusoidal timestep embedding $[\\cos(t\\,\\omega_i), \\sin(t\\,\\omega_i)]$, $\\omega_i = \\text{max\\_period}^{-i/(dim/2)}$."
     if dim % 2: raise ValueError(f"timestep embedding width must be even, got {dim}")
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
-    args = t.float()[:, None] * freqs[None]
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    from diffusers.models.embeddings import get_timestep_embedding  # imported on first use: it takes ~1.5 s
+    return get_timestep_embedding(t.float(), dim, flip_sin_to_cos=True, downscale_freq_shift=0, max_period=max_period)
 
 # %% ../nbs/11_unidiffuser_theory.ipynb #c9080205
 def marginalisation_error(gmm,            # a `GaussianMixture` with modalities `keep` and `drop`

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from .core import timestep_embedding
 from .schedule import NoiseSchedule
+from .utils import as_timesteps
 
 # %% ../nbs/20_mlp.ipynb #07b3a77d
 @dataclass
@@ -59,11 +60,11 @@ class JointMLP(nn.Module):
         for m in self.names:
             if tuple(xs[m].shape) != (B, self.dims[m]): raise ValueError(f"xs[{m!r}] has shape {tuple(xs[m].shape)}, expected ({B}, {self.dims[m]})")
         dt = self.inp.weight.dtype
-        t = {m: torch.as_tensor(ts[m], device=xs[m].device).expand(B) if torch.as_tensor(ts[m]).ndim == 0 else ts[m] for m in self.names}
+        t = {m: as_timesteps(ts[m], B, self.sched.T, xs[m].device, name=m) for m in self.names}
         h = torch.cat([xs[m].to(dt) for m in self.names] + [timestep_embedding(t[m], self.cfg.t_dim).to(dt) for m in self.names], 1)
         out = dict(zip(self.names, torch.split(self.out(self.blocks(self.inp(h))), [self.dims[m] for m in self.names], 1)))
         if self.cfg.skip:  # E[eps | x_t] = sigma_t x_t for N(0, I) data: the network learns the correction to it
-            out = {m: o + (1 - self.sched.alpha_bar_at(t[m].double())).sqrt().to(dt)[:, None] * xs[m].to(dt) for m, o in out.items()}
+            out = {m: o + (1 - self.sched.alpha_bar_at(t[m])).sqrt().to(dt)[:, None] * xs[m].to(dt) for m, o in out.items()}
         return out
 
 # %% ../nbs/20_mlp.ipynb #f26f8335

@@ -46,8 +46,7 @@ class ToyConfig:
         self.net = self.net or MLPConfig(dims=dict(self.dims), hidden=128, depth=4)
         self.train = self.train or TrainConfig(steps=6000, batch_size=512, lr=2e-3, warmup=100, schedule='cosine', ema_decay=0.99)
     @classmethod
-    def ci(cls): return cls(n=1000, floor_reps=60, step_list=(8, 14, 26, 50),
-                            train=TrainConfig(steps=6000, batch_size=512, lr=2e-3, warmup=100, schedule='cosine', ema_decay=0.99))
+    def ci(cls): return cls(n=1000, floor_reps=60, step_list=(8, 14, 26, 50))  # default training: 6000 steps
     @classmethod
     def smoke(cls): return cls(n=200, floor_reps=10, train=TrainConfig(steps=100, batch_size=128, lr=2e-3, warmup=10, ema_decay=0.9),
                                grid=(0., 500., 1000.), scales=(0., 3.), step_list=(8, 14), t0_variant=False, dims3={}, steps=14)
@@ -251,7 +250,6 @@ def reproduce_toy(out='runs/toy',           # output folder for figures, metrics
                   cfg:ToyConfig=None,       # settings; default `ToyConfig.full()`
                   progress:bool=True)->dict:
     "Train on the closed-form mixture, measure every claim against exact truth, write figures and `metrics.json`."
-    import matplotlib; matplotlib.use('Agg') if not progress else None
     from safetensors.torch import save_file
     cfg = cfg or ToyConfig.full()
     out = Path(out); out.mkdir(parents=True, exist_ok=True)

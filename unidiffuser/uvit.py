@@ -14,6 +14,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import timestep_embedding
+from .utils import as_timesteps
 
 # %% ../nbs/21_uvit.ipynb #ba86fc11
 @dataclass
@@ -140,14 +141,13 @@ class UViT(nn.Module):
         for name, x in (('clip_img', clip_img), ('text', text)):
             if tuple(x.shape) != exp[name]: raise ValueError(f"{name} has shape {tuple(x.shape)}, expected {exp[name]}")
         if img.ndim != 4 or img.shape[1] != cfg.in_chans: raise ValueError(f"img must be (B, {cfg.in_chans}, H, W), got {tuple(img.shape)}")
-        tt = lambda t: (torch.as_tensor(t, device=img.device).float().expand(B) if torch.as_tensor(t).ndim == 0 else t.to(img.device))
         x_img = self.patch_embed(img)
         L = x_img.shape[1]
         if L != cfg.num_patches: raise ValueError(f"latent {tuple(img.shape[-2:])} gives {L} patches, the config expects {cfg.num_patches} ({cfg.img_size}x{cfg.img_size})")
-        tok = [timestep_embedding(tt(t_img), cfg.embed_dim)[:, None].to(x_img.dtype), timestep_embedding(tt(t_text), cfg.embed_dim)[:, None].to(x_img.dtype)]
+        tok = [timestep_embedding(as_timesteps(t, B, device=img.device, name=n), cfg.embed_dim)[:, None].to(x_img.dtype) for t, n in ((t_img, 't_img'), (t_text, 't_text'))]
         pos = self.pos_embed
         if cfg.use_data_type:
-            dt = torch.ones(B, dtype=torch.long, device=img.device) if data_type is None else tt(data_type).long()
+            dt = torch.as_tensor(1 if data_type is None else data_type, dtype=torch.long, device=img.device).expand(B)
             tok.append(self.token_embedding(dt)[:, None])
             pos = torch.cat([pos[:, :2], self.pos_embed_token, pos[:, 2:]], dim=1)
         elif data_type is not None: raise ValueError("this is a v0 network (no data-type token): pass data_type=None or use UViTConfig.paper(1)")
