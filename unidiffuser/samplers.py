@@ -59,13 +59,14 @@ def sample_diffusers(eps_fn,         # (x, t) -> noise, t on the official [0, T]
                      scheduler,      # a diffusers scheduler configured with the same betas (epsilon prediction)
                      steps:int=50,   # inference steps
                      generator=None, # for stochastic schedulers
-                     callback=None):
-    "Sample with any diffusers scheduler; its step index k is fed to the network as t = k + 1."
+                     callback=None,
+                     t_offset:float=1.): # network time t = k + t_offset; 1 is the official convention, 0 reproduces the diffusers port
+    "Sample with any diffusers scheduler; its step index k is fed to the network as t = k + 1 (official convention)."
     scheduler.set_timesteps(steps, device=x.device)
     x = x * scheduler.init_noise_sigma
     for i, k in enumerate(scheduler.timesteps):
         xin = scheduler.scale_model_input(x, k)
-        t = torch.full((x.shape[0],), float(k) + 1., dtype=torch.float64, device=x.device)
+        t = torch.full((x.shape[0],), float(k) + t_offset, dtype=torch.float64, device=x.device)
         x = scheduler.step(eps_fn(xin, t), k, x, generator=generator).prev_sample
         if callback is not None: callback(i, k, x)
     return x
