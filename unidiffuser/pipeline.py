@@ -8,7 +8,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/pipeline.html.md"""
 __all__ = ['PIPELINE_MODES', 'uvit_shapes', 'split_image', 'join_image', 'uvit_eps_fn', 'UniDiffuserOutput', 'UniDiffuser',
            'tiny_pipeline']
 
-# %% ../nbs/40_pipeline.ipynb #fdda62ad
+# %% ../nbs/40_pipeline.ipynb #affea278
 import warnings
 from dataclasses import dataclass
 import torch
@@ -17,12 +17,12 @@ from .uvit import UViT
 from .modes import sample
 from .schedule import NoiseSchedule
 
-# %% ../nbs/40_pipeline.ipynb #4411a4ef
+# %% ../nbs/40_pipeline.ipynb #711d47ee
 def uvit_shapes(cfg)->dict:
     "Per-sample shapes of the two modalities of a `UViTConfig`: flat image (z and CLIP) and the text latent."
     return {'img': (cfg.in_chans * cfg.img_size ** 2 + cfg.clip_img_dim,), 'txt': (cfg.num_text_tokens, cfg.text_dim)}
 
-# %% ../nbs/40_pipeline.ipynb #b43cd6bb
+# %% ../nbs/40_pipeline.ipynb #b17aa523
 def split_image(x:torch.Tensor, # (B, C*H*W + clip_dim) flat image state
                 cfg              # the network's `UViTConfig`
                )->tuple:         # z (B, C, H, W), clip (B, 1, clip_dim)
@@ -32,13 +32,13 @@ def split_image(x:torch.Tensor, # (B, C*H*W + clip_dim) flat image state
         raise ValueError(f"image state must be (B, {n + cfg.clip_img_dim}), got {tuple(x.shape)}")
     return x[:, :n].reshape(-1, cfg.in_chans, cfg.img_size, cfg.img_size), x[:, n:].reshape(-1, 1, cfg.clip_img_dim)
 
-# %% ../nbs/40_pipeline.ipynb #bae1abc2
+# %% ../nbs/40_pipeline.ipynb #f6e859f7
 def join_image(z:torch.Tensor, clip:torch.Tensor)->torch.Tensor:
     "Inverse of `split_image`: (B, C, H, W) and (B, 1, D) -> (B, C*H*W + D)."
     if z.shape[0] != clip.shape[0]: raise ValueError(f"batch sizes differ: z {z.shape[0]}, clip {clip.shape[0]}")
     return torch.cat([z.flatten(1), clip.flatten(1)], 1)
 
-# %% ../nbs/40_pipeline.ipynb #8c06dbf2
+# %% ../nbs/40_pipeline.ipynb #264c9744
 def uvit_eps_fn(uvit:UViT,     # the joint network
                 data_type=1    # v1 data-type flag (0 web data, 1 curated); ignored by v0 networks
                ):
@@ -55,7 +55,7 @@ def uvit_eps_fn(uvit:UViT,     # the joint network
     eps_fn.shapes = uvit_shapes(cfg)
     return eps_fn
 
-# %% ../nbs/40_pipeline.ipynb #be82edd2
+# %% ../nbs/40_pipeline.ipynb #4e4ec9c3
 @dataclass
 class UniDiffuserOutput:
     "What the pipeline returns: images (PIL list or tensor), captions, and the latents on request."
@@ -64,10 +64,10 @@ class UniDiffuserOutput:
     latents: dict = None  # {'img': (B, C*H*W + D), 'txt': (B, 77, 64)} for the generated modalities
     nfe: int = 0          # network forward passes spent
 
-# %% ../nbs/40_pipeline.ipynb #18a4729b
+# %% ../nbs/40_pipeline.ipynb #75d465e0
 PIPELINE_MODES = ('joint', 't2i', 'i2t', 'i', 't', 'i2t2i', 't2i2t', 'gibbs')
 
-# %% ../nbs/40_pipeline.ipynb #a9c6c50b
+# %% ../nbs/40_pipeline.ipynb #67d4e629
 class UniDiffuser:
     "UniDiffuser's components and every sampling mode; components other than `uvit` are optional."
     def __init__(self, uvit:UViT,           # joint noise predictor
@@ -102,21 +102,21 @@ class UniDiffuser:
         have = [n for n in ('vae', 'image_encoder', 'text_encoder', 'caption_decoder') if getattr(self, n) is not None]
         return f"UniDiffuser(uvit={self.uvit.cfg}, components={have})"
 
-# %% ../nbs/40_pipeline.ipynb #66fb32ad
+# %% ../nbs/40_pipeline.ipynb #cc24385c
 @patch(cls_method=True)
 def from_pretrained(cls:UniDiffuser, path, **kwargs):
     "Load a pipeline from a folder (ours, diffusers' or the official checkpoints) or a hub id; see `pipeline_io.load_pipeline`."
     from unidiffuser.pipeline_io import load_pipeline
     return load_pipeline(path, **kwargs)
 
-# %% ../nbs/40_pipeline.ipynb #095b8838
+# %% ../nbs/40_pipeline.ipynb #f40e5c4f
 @patch
 def save_pretrained(self:UniDiffuser, path, **kwargs):
     "Write every component to `path` in safetensors, atomically; see `pipeline_io.save_pipeline`."
     from unidiffuser.pipeline_io import save_pipeline
     return save_pipeline(self, path, **kwargs)
 
-# %% ../nbs/40_pipeline.ipynb #6b7e30ef
+# %% ../nbs/40_pipeline.ipynb #660d77e5
 @patch
 def encode_prompt(self:UniDiffuser, prompts:list)->torch.Tensor:
     "Prompts -> (B, L, 64) clean text latents (L = the network's text tokens, 77 in the paper)."
@@ -126,7 +126,7 @@ def encode_prompt(self:UniDiffuser, prompts:list)->torch.Tensor:
     h = clip_text_embed(self.text_encoder, self.clip_tokenizer, list(prompts), max_length=self.uvit.cfg.num_text_tokens)
     return self.caption_decoder.encode(h.to(next(self.caption_decoder.parameters()))).to(self.device)
 
-# %% ../nbs/40_pipeline.ipynb #bfbb5bd4
+# %% ../nbs/40_pipeline.ipynb #fd7798cc
 @patch
 def encode_image(self:UniDiffuser, images, # PIL image(s), (B, 3, H, W) tensor in [0, 1], or a list
                  sample_image:bool=True,   # VAE posterior sample (official) or mean
@@ -141,7 +141,7 @@ def encode_image(self:UniDiffuser, images, # PIL image(s), (B, 3, H, W) tensor i
     c = clip_image_embed(self.image_encoder, self.clip_image_processor, px)
     return join_image(z.to(self.device, torch.float32), c.to(self.device, torch.float32))
 
-# %% ../nbs/40_pipeline.ipynb #abe731e6
+# %% ../nbs/40_pipeline.ipynb #9d6223f1
 @patch
 def decode_image(self:UniDiffuser, x:torch.Tensor, output_type:str='pil'):
     "(B, C*H*W + D) image states -> PIL images (or a [0, 1] tensor with output_type='pt')."
@@ -154,7 +154,7 @@ def decode_image(self:UniDiffuser, x:torch.Tensor, output_type:str='pil'):
     from PIL import Image
     return [Image.fromarray((p.permute(1, 2, 0).numpy() * 255).round().astype('uint8').squeeze()) for p in px]
 
-# %% ../nbs/40_pipeline.ipynb #c3192969
+# %% ../nbs/40_pipeline.ipynb #5c319956
 @patch
 def decode_text(self:UniDiffuser, y:torch.Tensor, **beam_kw)->list:
     "(B, 77, 64) text latents -> captions by the caption decoder's batched beam search."
@@ -162,7 +162,7 @@ def decode_text(self:UniDiffuser, y:torch.Tensor, **beam_kw)->list:
     from unidiffuser.caption import generate_captions
     return generate_captions(self.caption_decoder, self.caption_tokenizer, y.to(next(self.caption_decoder.parameters())), **beam_kw)
 
-# %% ../nbs/40_pipeline.ipynb #7fdc9637
+# %% ../nbs/40_pipeline.ipynb #5bcbb8b3
 @patch
 def sample_latents(self:UniDiffuser, generate,   # modalities to generate: ['img'], ['txt'] or ['img', 'txt']
                    condition:dict=None,          # clean latents to condition on, e.g. {'txt': (B, 77, 64)}
@@ -171,18 +171,20 @@ def sample_latents(self:UniDiffuser, generate,   # modalities to generate: ['img
                    uncond:dict=None,             # None: the model's own marginal ('true_uncond'); or clean latents ('empty_token')
                    steps:int=50, sampler='dpm_solver', generator=None, data_type=1,
                    x_T:torch.Tensor=None,        # optional initial noise (n, D) of the generated modalities
-                   batch_branches:bool=True)->tuple: # (dict of latents, forward passes)
+                   batch_branches:bool=True,
+                   **sampler_kw)->tuple:         # extra sampler arguments, e.g. t_offset=0. with a diffusers scheduler
+                                                 # returns (dict of latents, forward passes)
     "Sample latents of one distribution (joint, conditional or marginal) with the official sampler by default."
     fn = uvit_eps_fn(self.uvit, data_type)
     cond = {m: v.to(self.device, torch.float32) for m, v in (condition or {}).items()}
     return sample(fn, fn.shapes, list(generate), cond or None, n=n, scale=guidance_scale, sampler=sampler, steps=steps,
                   sched=self.sched, generator=generator, device=self.device, dtype=torch.float32, x_T=x_T,
-                  return_nfe=True, uncond=uncond, batch_branches=batch_branches)
+                  return_nfe=True, uncond=uncond, batch_branches=batch_branches, **sampler_kw)
 
-# %% ../nbs/40_pipeline.ipynb #eb408dee
+# %% ../nbs/40_pipeline.ipynb #284c5439
 def _repeat(x, k): return x if k == 1 else x.repeat_interleave(k, 0)
 
-# %% ../nbs/40_pipeline.ipynb #92ad83e5
+# %% ../nbs/40_pipeline.ipynb #9e542a4b
 @patch
 def _condition_txt(self:UniDiffuser, prompt, prompt_latents):
     if prompt_latents is not None: return prompt_latents
@@ -193,7 +195,7 @@ def _condition_txt(self:UniDiffuser, prompt, prompt_latents):
     if any(not p.strip() for p in prompts): warnings.warn("an empty prompt conditions on the empty caption (the 'empty_token'); use mode='i' for unconditional images")
     return self.encode_prompt(prompts)
 
-# %% ../nbs/40_pipeline.ipynb #8105d892
+# %% ../nbs/40_pipeline.ipynb #0c96e735
 @patch
 def _condition_img(self:UniDiffuser, image, image_latents, generator):
     if image_latents is not None: return image_latents
@@ -201,7 +203,7 @@ def _condition_img(self:UniDiffuser, image, image_latents, generator):
         raise ValueError("this mode needs an image: pass image=PIL image / list / (B, 3, H, W) tensor, or image_latents=(B, D)")
     return self.encode_image(image, generator=generator)
 
-# %% ../nbs/40_pipeline.ipynb #a20c3000
+# %% ../nbs/40_pipeline.ipynb #eade6e1f
 @patch
 def __call__(self:UniDiffuser, mode:str,        # one of PIPELINE_MODES
              prompt=None,                       # str or list of str (t2i, t2i2t, gibbs from text)
@@ -265,7 +267,7 @@ def __call__(self:UniDiffuser, mode:str,        # one of PIPELINE_MODES
     if chain is not None: res.latents = {**lat, 'chain': chain}
     return res
 
-# %% ../nbs/40_pipeline.ipynb #804d486f
+# %% ../nbs/40_pipeline.ipynb #0e76b795
 def _slerp(a, b, w):
     "Spherical interpolation of flattened rows (falls back to linear when a and b are parallel)."
     af, bf = a.flatten(), b.flatten()
@@ -274,7 +276,7 @@ def _slerp(a, b, w):
     if om.abs() < 1e-4: return (1 - w) * a + w * b
     return (torch.sin((1 - w) * om) * a + torch.sin(w * om) * b) / torch.sin(om)
 
-# %% ../nbs/40_pipeline.ipynb #d19a4f3c
+# %% ../nbs/40_pipeline.ipynb #09a332f3
 @patch
 def interpolate(self:UniDiffuser, image_a=None, image_b=None, # two images (or give image_latents=(2, D))
                 num:int=5,                                    # points on the path, both ends included
@@ -300,7 +302,7 @@ def interpolate(self:UniDiffuser, image_a=None, image_b=None, # two images (or g
     if output_type != 'latent': res.images = self.decode_image(out['img'], output_type)
     return res
 
-# %% ../nbs/40_pipeline.ipynb #f9b0f1c2
+# %% ../nbs/40_pipeline.ipynb #41f6a6e5
 def tiny_pipeline(version:int=1, # 1: with the data-type token (v1); 0: without
                   seed:int=0)->UniDiffuser:
     "Every component at toy size, random and seeded, built offline (for tests and benchmarks)."
