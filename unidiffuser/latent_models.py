@@ -321,7 +321,7 @@ def load_fmnist_components(root='data/fmnist-cpu', # folder with one subfolder p
     if not root.is_absolute() and not root.exists(): root = _repo_root() / root
     missing = [c for c in FMNIST_COMPONENTS if not (root / c).is_dir()]
     if missing: raise ValueError(f"load_fmnist_components: {root} lacks {missing}; run the slow cells of nbs/32_latent_models.ipynb and "
-                                 "nbs/32a_text_models.ipynb (or train_* then save_component) to write them")
+                                 "nbs/33_text_models.ipynb (or train_* then save_component) to write them")
     text_encoder, clip_tokenizer = load_minilm()
     out = dict(vae=load_component(root / 'vae'), image_encoder=load_component(root / 'image_encoder'),
                clip_image_processor=CLIPImageProcessor.from_pretrained(root / 'clip_image_processor'),
