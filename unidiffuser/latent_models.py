@@ -11,8 +11,8 @@ __all__ = ['FMNIST_COMPONENTS', 'FitConfig', 'fit', 'fmnist', 'to_pixels', 'draw
            'load_fmnist_components']
 
 # %% ../nbs/32_latent_models.ipynb #92ae4719
-import os, json, math, time, shutil, tempfile, warnings, functools, subprocess
-from dataclasses import dataclass, asdict
+import os, json, math, time, copy, shutil, tempfile, warnings, functools, subprocess
+from dataclasses import dataclass, asdict, is_dataclass
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -238,14 +238,31 @@ def git_commit()->str|None:
     except (OSError, subprocess.SubprocessError): return None
     return (r.stdout.strip() or None) if r.returncode == 0 else None
 
+# %% ../nbs/32_latent_models.ipynb #9be6995d
+def _build(kind:str, cfg:dict)->nn.Module:
+    "Rebuild a project module from its class name and config fields."
+    if kind == 'Linear': return nn.Linear(**cfg)
+    if kind not in _MODULES: raise ValueError(f"unknown module {kind!r}; known: Linear, {sorted(_MODULES)}")
+    import importlib
+    mod, cls, conf = _MODULES[kind]
+    m = importlib.import_module(f'unidiffuser.{mod}')
+    if conf is None: return getattr(m, cls)(**cfg)
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
+    return getattr(m, cls)(getattr(m, conf)(**fields))
+
+# %% ../nbs/32_latent_models.ipynb #9582968b
+_MODULES = {'CaptionDecoder': ('caption', 'CaptionDecoder', 'CaptionDecoderConfig'), 'UViT': ('uvit', 'UViT', 'UViTConfig'),
+            'VersatileDiffuser': ('vd', 'VersatileDiffuser', 'VDConfig'), 'FashionCNN': ('fmnist', 'FashionCNN', None)}
+
 # %% ../nbs/32_latent_models.ipynb #21481264
 def _module_config(model:nn.Module)->dict:
     "config.json contents that rebuild a plain module saved by `save_component`."
     from unidiffuser.caption import CaptionDecoder
-    if isinstance(model, CaptionDecoder): return dict(module='CaptionDecoder', **asdict(model.cfg))
     if isinstance(model, nn.Linear): return dict(module='Linear', in_features=model.in_features, out_features=model.out_features, bias=model.bias is not None)
-    raise ValueError(f"save_component: cannot rebuild a {type(model).__name__} from a config; pass a diffusers/transformers model, "
-                     "a tokenizer or processor (save_pretrained), a CaptionDecoder or an nn.Linear")
+    name, cfg = type(model).__name__, getattr(model, 'cfg', None)
+    if name in _MODULES and cfg is not None: return dict(module=name, **(asdict(cfg) if is_dataclass(cfg) else dict(cfg)))
+    raise ValueError(f"save_component: cannot rebuild a {name} from a config; pass a diffusers/transformers model, "
+                     f"a tokenizer or processor (save_pretrained), an nn.Linear or one of {sorted(_MODULES)}")
 
 # %% ../nbs/32_latent_models.ipynb #73f59f61
 def _write_json(path:Path, obj):
@@ -256,10 +273,11 @@ def _write_json(path:Path, obj):
     os.replace(tmp, path)
 
 # %% ../nbs/32_latent_models.ipynb #30fa3cc8
-def save_component(model,            # diffusers/transformers model, tokenizer, processor, CaptionDecoder or nn.Linear
+def save_component(model,            # diffusers/transformers model, tokenizer, processor, nn.Linear or a project module (UViT, VersatileDiffuser, ...)
                    path,             # folder of the component, e.g. data/fmnist-cpu/vae
                    config:dict=None, # training config recorded in the manifest (e.g. asdict(cfg))
                    metrics:dict=None,# measured numbers recorded in the manifest
+                   dtype=None,       # storage dtype of a project module's floating tensors (torch.float16 halves the file; loading casts back)
                    **info            # more manifest fields (data split, steps, ...)
                   )->Path:
     "Write one component atomically (temporary folder, then `os.replace` per file) and record it in `<parent>/manifest.json`."
@@ -270,7 +288,7 @@ def save_component(model,            # diffusers/transformers model, tokenizer, 
         else:
             from safetensors.torch import save_model
             cfg = _module_config(model)
-            save_model(model, str(tmp / 'model.safetensors'))  # handles GPT-2's tied embeddings
+            save_model(model if dtype is None else copy.deepcopy(model).to(dtype), str(tmp / 'model.safetensors'))  # handles tied / aliased weights
             (tmp / 'config.json').write_text(json.dumps(cfg, indent=1))
         path.mkdir(exist_ok=True)
         new = sorted(f.name for f in tmp.iterdir())
@@ -299,13 +317,12 @@ def load_component(path # folder written by `save_component`
         import transformers
         return getattr(transformers, cfg['architectures'][0]).from_pretrained(path).eval()
     from safetensors.torch import load_model
-    from unidiffuser.caption import CaptionDecoder, CaptionDecoderConfig
     kind = cfg.pop('module', None)
-    if kind == 'CaptionDecoder': model = CaptionDecoder(CaptionDecoderConfig(**cfg))
-    elif kind == 'Linear': model = nn.Linear(**cfg)
-    else: raise ValueError(f"load_component: {path}/config.json names no known class ({kind!r}); re-save it with save_component")
-    load_model(model, str(path / 'model.safetensors'), strict=True)
-    return model.eval()
+    if kind != 'Linear' and kind not in _MODULES: raise ValueError(f"load_component: {path}/config.json names no known class ({kind!r}); re-save it with save_component")
+    model = _build(kind, cfg)
+    try: load_model(model, str(path / 'model.safetensors'), strict=True)  # float16 files are cast to the module's float32
+    except Exception as e: raise ValueError(f"load_component: {path}/model.safetensors does not fit its config.json ({type(e).__name__}: {str(e)[:300]}); the file is truncated or from another model: re-save it") from e
+    return model.eval().requires_grad_(False) if kind in ('UViT', 'VersatileDiffuser', 'FashionCNN') else model.eval()
 
 # %% ../nbs/32_latent_models.ipynb #9ceb599e
 FMNIST_COMPONENTS = ('vae', 'image_encoder', 'clip_image_processor', 'text_projection', 'caption_decoder', 'caption_tokenizer')

@@ -17,7 +17,7 @@ from torch import nn
 import torch.nn.functional as F
 from .schedule import NoiseSchedule
 from .core import perturb, sample_timesteps
-from .samplers import sample_ddim
+from .samplers import sample_ddim, sample_dpm_solver
 from .utils import as_timesteps, check_scale
 
 # %% ../nbs/25_versatile_diffusion.ipynb #d8a8538f
@@ -241,14 +241,18 @@ def vd_sample(eps_fn,                      # from `vd_eps_fn` / `vd_dual_eps_fn`
               steps:int=50,                # DDIM steps (VD: 50, eta 0)
               eta:float=0.,
               sched:NoiseSchedule=None,
-              generator=None)->torch.Tensor: # (n, *shape) latents
-    "DDIM sampling (`unidiffuser.samplers.sample_ddim`) of a VD noise predictor."
+              generator=None,
+              sampler:str='ddim'           # 'ddim' (VD) or 'dpm_solver' (UniDiffuser's; for comparisons at equal NFE)
+             )->torch.Tensor:              # (n, *shape) latents
+    "DDIM (VD's sampler) or DPM-Solver sampling of a VD noise predictor."
     shape = eps_fn.shape
     if x_T is None:
         if n is None: raise ValueError("pass n (number of samples) or the initial noise x_T")
         x_T = torch.randn((n, *shape), generator=generator, device=eps_fn.device)
     n = x_T.shape[0]
     if x_T[0].numel() != math.prod(shape): raise ValueError(f"x_T has {x_T[0].numel()} numbers per sample, the flow's output has shape {shape}")
+    if sampler == 'dpm_solver': return sample_dpm_solver(eps_fn, x_T.reshape(n, -1).float(), sched, steps=steps).reshape(n, *shape)
+    if sampler != 'ddim': raise ValueError(f"unknown sampler {sampler!r}; use 'ddim' or 'dpm_solver'")
     return sample_ddim(eps_fn, x_T.reshape(n, -1).float(), sched, steps=steps, eta=eta, generator=generator).reshape(n, *shape)
 
 # %% ../nbs/25_versatile_diffusion.ipynb #1d596f21
