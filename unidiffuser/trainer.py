@@ -6,8 +6,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/train_uvit.html.md"""
 
 # %% auto #0
 __all__ = ['encode_dataset', 'save_latents', 'load_latents', 'UViTTrainConfig', 'lr_factor', 'latent_batch', 'uvit_train_eps_fn',
-           'freeze_params', 'save_checkpoint', 'read_checkpoint', 'train_uvit', 'grid_sample_fn',
-           'load_uvit_for_finetune', 'ddp_smoke']
+           'freeze_params', 'train_uvit', 'grid_sample_fn', 'load_uvit_for_finetune', 'ddp_smoke']
 
 # %% ../nbs/34_train_uvit.ipynb #6771b3ae
 import os, json, time, math, copy, shutil, random, hashlib, warnings, functools
@@ -20,6 +19,7 @@ from .schedule import NoiseSchedule
 from .uvit import UViT, UViTConfig
 from .pipeline import split_image, join_image, uvit_shapes
 from .train import TrainResult
+from .checkpoint import save_checkpoint, read_checkpoint, _restore
 
 # %% ../nbs/34_train_uvit.ipynb #47614d0a
 def _component(src, name):
@@ -192,80 +192,6 @@ def freeze_params(model:torch.nn.Module, prefixes=())->list:
         if n in frozen: prm.requires_grad_(False)
     return frozen
 
-# %% ../nbs/34_train_uvit.ipynb #71c04f32
-_CKPT_FILES = ('model', 'ema', 'optimizer', 'rng')
-
-def _sha(path)->str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 24), b''): h.update(chunk)
-    return h.hexdigest()
-
-# %% ../nbs/34_train_uvit.ipynb #2e53ee4d
-def save_checkpoint(ckpt_dir, model, ema, opt, lr_sched, step:int, config:dict)->str:
-    "Write model, EMA, optimizer, lr scheduler, step, RNG states and config atomically; tensors in safetensors."
-    from safetensors.torch import save_file
-    ckpt_dir = os.path.abspath(str(ckpt_dir)); tmp, old = f'{ckpt_dir}.tmp{os.getpid()}', f'{ckpt_dir}.old'
-    parent, base = os.path.split(ckpt_dir); os.makedirs(parent, exist_ok=True)
-    for s in os.listdir(parent):   # leftovers of an interrupted write
-        if s.startswith(base + '.tmp'): shutil.rmtree(os.path.join(parent, s), ignore_errors=True)
-    os.makedirs(tmp)
-    osd, ns = opt.state_dict(), np.random.get_state()
-    rng = {'torch': torch.get_rng_state(), 'numpy': torch.from_numpy(ns[1].astype(np.int64))}
-    if torch.cuda.is_available(): rng.update({f'cuda{i}': s for i, s in enumerate(torch.cuda.get_rng_state_all())})
-    parts = {'model': model.state_dict(), 'ema': ema.state_dict(), 'rng': rng,
-             'optimizer': {f'{i}.{k}': v for i, s in osd['state'].items() for k, v in s.items()}}
-    for name, sd in parts.items():  # clone: some diffusers layers alias one weight under two names (Downsample2D conv / Conv2d_0)
-        save_file({k: v.detach().cpu().clone().contiguous() for k, v in sd.items()}, os.path.join(tmp, f'{name}.safetensors'))
-    with open(os.path.join(tmp, 'config.json'), 'w') as f: json.dump(config, f, indent=1)
-    state = dict(step=int(step), lr_scheduler=lr_sched.state_dict(), param_groups=osd['param_groups'], python_rng=random.getstate(),
-                 numpy_rng=[ns[0], ns[2], ns[3], ns[4]], sha256={n: _sha(os.path.join(tmp, f'{n}.safetensors')) for n in _CKPT_FILES})
-    with open(os.path.join(tmp, 'state.json'), 'w') as f: json.dump(state, f)
-    if os.path.exists(ckpt_dir): shutil.rmtree(old, ignore_errors=True); os.replace(ckpt_dir, old)
-    os.replace(tmp, ckpt_dir)
-    shutil.rmtree(old, ignore_errors=True)
-    return ckpt_dir
-
-# %% ../nbs/34_train_uvit.ipynb #51267769
-def read_checkpoint(ckpt_dir)->tuple:
-    "Read and verify a checkpoint folder: (state dict of JSON fields, {part: tensors}, config); clear errors when corrupt."
-    from safetensors.torch import load_file
-    try:
-        with open(os.path.join(ckpt_dir, 'state.json')) as f: state = json.load(f)
-        with open(os.path.join(ckpt_dir, 'config.json')) as f: config = json.load(f)
-    except (OSError, ValueError) as e: raise ValueError(f"checkpoint {ckpt_dir} is incomplete or corrupt ({e}); delete it to start over or restore a backup") from e
-    parts = {}
-    for n in _CKPT_FILES:
-        p = os.path.join(ckpt_dir, f'{n}.safetensors')
-        if not os.path.exists(p) or _sha(p) != state.get('sha256', {}).get(n):
-            raise ValueError(f"checkpoint file {p} is missing, truncated or corrupt (sha256 mismatch); delete the checkpoint or restore a backup")
-        parts[n] = load_file(p)
-    return state, parts, config
-
-# %% ../nbs/34_train_uvit.ipynb #5a5ab5ef
-def _restore(ckpt_dir, uvit, ema, opt, lr_sched, key:str='uvit')->tuple:
-    "Load a checkpoint into freshly built training objects (a `UViT`, or any module with a dataclass `cfg` under `config[key]`); returns its step and config."
-    from unidiffuser.convert import load_uvit_state_dict
-    state, parts, config = read_checkpoint(ckpt_dir)
-    try:
-        if isinstance(uvit, UViT): load_uvit_state_dict(uvit, parts['model'])
-        else: uvit.load_state_dict(parts['model'], strict=True)
-    except (ValueError, RuntimeError) as e: raise ValueError(f"{ckpt_dir} was written for another network: {e}; train in a new out_dir or pass resume=False") from e
-    ign = ('use_checkpoint',)
-    diff = {k: (v, getattr(uvit.cfg, k)) for k, v in config.get(key, {}).items() if k not in ign and json.loads(json.dumps(getattr(uvit.cfg, k, v))) != v}
-    if diff: raise ValueError(f"{ckpt_dir} was written for another {type(uvit.cfg).__name__}: (checkpoint, model) {diff}; train in a new out_dir or match the config")
-    ema.load_state_dict(parts['ema'])
-    osd = {'state': {}, 'param_groups': [{**g, 'betas': tuple(g['betas'])} for g in state['param_groups']]}
-    for k, v in parts['optimizer'].items(): i, name = k.split('.', 1); osd['state'].setdefault(int(i), {})[name] = v
-    try: opt.load_state_dict(osd)
-    except ValueError as e: raise ValueError(f"optimizer state of {ckpt_dir} does not fit ({e}); the freeze list differs from the checkpoint's") from e
-    lr_sched.load_state_dict(state['lr_scheduler'])
-    torch.set_rng_state(parts['rng']['torch'])
-    if torch.cuda.is_available(): torch.cuda.set_rng_state_all([parts['rng'][f'cuda{i}'] for i in range(torch.cuda.device_count()) if f'cuda{i}' in parts['rng']])
-    n = state['numpy_rng']; np.random.set_state((n[0], parts['rng']['numpy'].numpy().astype(np.uint32), n[1], n[2], n[3]))
-    p = state['python_rng']; random.setstate((p[0], tuple(p[1]), p[2]))
-    return state['step'], config
-
 # %% ../nbs/34_train_uvit.ipynb #8479b4c3
 def train_uvit(uvit:UViT=None,          # network to train; None: built from `cfg.uvit`
                latents=None,            # dict from `encode_dataset`, or a `save_latents` file
@@ -387,14 +313,18 @@ with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
 
 # %% ../nbs/34_train_uvit.ipynb #18914027
 def ddp_smoke(out_dir,              # folder for the script, the run and each process's report
-              steps:int=4, timeout:float=120.
+              steps:int=4, timeout:float=120.,
+              launcher:str='accelerate' # 'accelerate' (`accelerate launch --multi_gpu --num_processes 2`) or 'torchrun'
              )->dict:               # ranks (each process's report), log (log.jsonl), seconds, command
-    "Train the smoke U-ViT with `train_uvit` on 2 CPU processes (torch.distributed.run, gloo); returns what each process saw."
+    "Train the smoke U-ViT with `train_uvit` on 2 CPU processes (gloo) started by `accelerate launch`; returns what each process saw."
     import subprocess, sys
     out_dir = os.path.abspath(str(out_dir)); shutil.rmtree(out_dir, ignore_errors=True); os.makedirs(out_dir)
     script = os.path.join(out_dir, 'ddp_train.py')
     with open(script, 'w') as f: f.write(_DDP_SCRIPT)
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', script, out_dir, str(steps)]
+    if launcher not in ('accelerate', 'torchrun'): raise ValueError(f"unknown launcher {launcher!r}; use 'accelerate' or 'torchrun'")
+    cmd = ([sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1',
+            '--mixed_precision', 'no', '--dynamo_backend', 'no'] if launcher == 'accelerate' else
+           [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2']) + [script, out_dir, str(steps)]
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, 'OMP_NUM_THREADS': '1'})
     if r.returncode: raise RuntimeError(f"the 2-process run failed (exit {r.returncode}):\n{r.stderr[-3000:]}")

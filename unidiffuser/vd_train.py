@@ -7,17 +7,18 @@ Docs: https://unidiffuser.github.io/unidiffuser/train_vd.html.md"""
 # %% auto #0
 __all__ = ['VDTrainConfig', 'encode_vd_contexts', 'vd_batch', 'vd_train_loss', 'train_vd']
 
-# %% ../nbs/35_train_vd.ipynb #d286c87b
+# %% ../nbs/35_train_vd.ipynb #33bdf0a7
 import os, json, time, math, warnings, functools
 from dataclasses import dataclass, field, asdict
 import torch
 from tqdm import tqdm
 from .schedule import NoiseSchedule
 from .vd import VersatileDiffuser, VDConfig, VD_FLOWS, vd_loss
-from .trainer import latent_batch, save_checkpoint, _restore, lr_factor, load_latents
+from .trainer import latent_batch, lr_factor, load_latents
+from .checkpoint import save_checkpoint, _restore
 from .train import TrainResult
 
-# %% ../nbs/35_train_vd.ipynb #08d889af
+# %% ../nbs/35_train_vd.ipynb #bc87b9a8
 @dataclass
 class VDTrainConfig:
     "Training settings of the VD baseline (defaults: the `cpu` preset, matched to `UViTTrainConfig.cpu()`)."
@@ -55,7 +56,7 @@ class VDTrainConfig:
     @classmethod
     def cpu(cls): return cls()
 
-# %% ../nbs/35_train_vd.ipynb #14ec909c
+# %% ../nbs/35_train_vd.ipynb #02ced98d
 @torch.no_grad()
 def encode_vd_contexts(components,             # dict or pipeline with image_encoder, clip_image_processor, text_encoder, clip_tokenizer
                        dataset,                # items dict(image=(C, H, W), caption=str), as for `encode_dataset`
@@ -81,7 +82,7 @@ def encode_vd_contexts(components,             # dict or pipeline with image_enc
     if not ic: raise ValueError("the dataset is empty: nothing to encode; check the split or folder")
     return dict(img_ctx=torch.cat(ic), txt_ctx=torch.cat(tc), txt_ctx_uncond=clip_text_embed(tenc, tok, [''], max_length=text_tokens).float().cpu())
 
-# %% ../nbs/35_train_vd.ipynb #b7ce71ef
+# %% ../nbs/35_train_vd.ipynb #74cba957
 def vd_batch(latents:dict,  # img (N, C*H*W + D), txt, img_ctx, txt_ctx[, img_std, txt_ctx_uncond]
              step:int, cfg:VDTrainConfig, vcfg:VDConfig,
              rank:int=0, world:int=1, device=None)->tuple: # (batch dict for `vd_loss`, indices, generator)
@@ -95,7 +96,7 @@ def vd_batch(latents:dict,  # img (N, C*H*W + D), txt, img_ctx, txt_ctx[, img_st
     if 'txt_ctx_uncond' in latents: b['txt_ctx_uncond'] = latents['txt_ctx_uncond'][:1].to(device, torch.float32)
     return b, idx, g
 
-# %% ../nbs/35_train_vd.ipynb #532d1e3f
+# %% ../nbs/35_train_vd.ipynb #d1ff03cb
 def vd_train_loss(model,            # a `VersatileDiffuser` (or its DDP wrapper's module)
                   batch:dict,       # from `vd_batch`
                   cfg:VDTrainConfig,
@@ -113,7 +114,7 @@ def vd_train_loss(model,            # a `VersatileDiffuser` (or its DDP wrapper'
     loss = total / sum(cfg.flow_weights[f] for f in flows)
     return (loss, {f: v.detach() for f, v in parts.items()}) if per_flow else loss
 
-# %% ../nbs/35_train_vd.ipynb #3bf46bef
+# %% ../nbs/35_train_vd.ipynb #523752c2
 def train_vd(model:VersatileDiffuser=None, # network to train; None: built from `cfg.vd`
              latents=None,                 # dict or `save_latents` file with img, txt, img_ctx, txt_ctx (see `vd_batch`)
              cfg:VDTrainConfig=None,
