@@ -7,7 +7,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/checkpoints.html.md"""
 # %% auto #0
 __all__ = ['save_checkpoint', 'read_checkpoint']
 
-# %% ../nbs/37_checkpoints.ipynb #97156418
+# %% ../nbs/37_checkpoints.ipynb #38a75b9c
 import os, json, shutil, random, hashlib
 import numpy as np
 import torch

@@ -229,14 +229,17 @@ def train_fmnist(kind:str='uvit',          # 'uvit' (UniDiffuser), 'bespoke' (t2
                  n_train:int=None,         # first n train images (default: all; smoke: 256)
                  root='data/fmnist-cpu',   # shipped first stage
                  ship:bool=False,          # save the EMA weights into root/<kind folder> (replacing the shipped model)
+                 init=None,                # U-ViT kinds: fine-tune from a shipped folder (e.g. data/fmnist-cpu/uvit), a run / checkpoint folder or an official .pth
+                 freeze=(),                # parameter-name prefixes kept frozen while fine-tuning, e.g. ('patch_embed', 'in_blocks')
                  progress:bool=True)->dict:# folder, seconds, steps, final loss
     "Train one second-stage network on the shipped first stage with its preset; resumable; saves the EMA weights (float16)."
     import dataclasses
-    from unidiffuser.trainer import UViTTrainConfig, train_uvit, load_latents
+    from unidiffuser.trainer import UViTTrainConfig, train_uvit, load_latents, load_uvit_for_finetune
     from unidiffuser.vd_train import VDTrainConfig, train_vd
     from unidiffuser.bespoke import bespoke_loss
     if kind not in SECOND_STAGE: raise ValueError(f"unknown kind {kind!r}; train one of {list(SECOND_STAGE)}")
     if preset not in ('cpu', 'smoke'): raise ValueError(f"unknown preset {preset!r}; use 'cpu' or 'smoke'")
+    if (init is not None or freeze) and kind == 'vd': raise ValueError("init= and freeze= fine-tune a U-ViT ('uvit' or 'bespoke'); train 'vd' from scratch")
     smoke = preset == 'smoke'
     n_train = n_train if n_train is not None else (256 if smoke else None)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -244,11 +247,17 @@ def train_fmnist(kind:str='uvit',          # 'uvit' (UniDiffuser), 'bespoke' (t2
     cfg = VDTrainConfig.cpu() if kind == 'vd' else dataclasses.replace(UViTTrainConfig.cpu(), sample_every=0)
     if smoke: cfg = dataclasses.replace(cfg, steps=20, warmup=5, checkpoint_every=10, log_every=5)
     if steps is not None: cfg = dataclasses.replace(cfg, steps=steps)
-    run = out / f'{kind}_{preset}'
+    if freeze: cfg = dataclasses.replace(cfg, freeze=tuple(freeze))
+    uvit = None
+    if init is not None:
+        i = Path(init)
+        uvit = load_component(i) if (i / 'model.safetensors').exists() and not (i / 'state.json').exists() else load_uvit_for_finetune(i, cfg)
+        uvit.requires_grad_(True)  # train_uvit applies cfg.freeze
+    run = out / f"{kind}_{preset}{'_finetune' if init is not None else ''}"
     if kind == 'vd': res = train_vd(latents=lat, cfg=cfg, out_dir=run, progress=progress)
     else:
         x = {k: lat[k] for k in ('img', 'img_std', 'txt')}
-        res = train_uvit(latents=x, cfg=cfg, out_dir=run, progress=progress, loss_fn=bespoke_loss(lat['txt_uncond'][:1]) if kind == 'bespoke' else None)
+        res = train_uvit(uvit, latents=x, cfg=cfg, out_dir=run, progress=progress, loss_fn=bespoke_loss(lat['txt_uncond'][:1]) if kind == 'bespoke' else None)
     dest = _root(root) / SECOND_STAGE[kind] if ship else run / 'final' / SECOND_STAGE[kind]
     save_component(res.ema, dest, dtype=torch.float16, config=res.config, steps=cfg.steps, seconds=round(res.seconds, 1), loss_history=res.history,
                    data=f'CaptionedFashionMNIST train split, {len(lat["img"])} images, epoch-0 captions; latents by encode_fmnist',
