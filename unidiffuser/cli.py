@@ -7,14 +7,14 @@ Docs: https://unidiffuser.github.io/unidiffuser/cli.html.md"""
 # %% auto #0
 __all__ = ['REPRODUCE_TARGETS', 'build_parser', 'main']
 
-# %% ../nbs/90_cli.ipynb #acfa6656
+# %% ../nbs/90_cli.ipynb #5554fc34
 import argparse, sys, json
 from pathlib import Path
 
-# %% ../nbs/90_cli.ipynb #b84f3551
+# %% ../nbs/90_cli.ipynb #9c12dee4
 REPRODUCE_TARGETS = ('toy', 'fig1', 'fig3', 'fig5', 'fig6', 'table1')
 
-# %% ../nbs/90_cli.ipynb #6b5d75a7
+# %% ../nbs/90_cli.ipynb #51702e5f
 def build_parser()->argparse.ArgumentParser:
     "The `unidiffuser` command-line parser."
     p = argparse.ArgumentParser(prog='unidiffuser', description="UniDiffuser companion: sample, train, evaluate and reproduce the paper's results.")
@@ -27,9 +27,10 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument('--out', default='runs/train'); t.add_argument('--preset', default='cpu', choices=['cpu', 'smoke'])
     t.add_argument('--steps', type=int, default=None, help="override the preset's optimizer steps")
     t.add_argument('--n-train', type=int, default=None, help='first n train images (default: all 55k; smoke: 256)')
-    t.add_argument('--ship', action='store_true', help='save the EMA weights into data/fmnist-cpu (replacing the shipped model)')
+    t.add_argument('--ship', action='store_true', help='save the weights into data/fmnist-cpu (replacing the shipped model)')
     t.add_argument('--init', default=None, help='fine-tune a U-ViT from this checkpoint: a shipped folder (data/fmnist-cpu/uvit), a run folder or an official .pth')
     t.add_argument('--freeze', nargs='+', default=[], help="parameter-name prefixes kept frozen while fine-tuning, e.g. patch_embed in_blocks")
+    t.add_argument('--weights', default='model', choices=['model', 'ema'], help='weights to save: raw (what ships) or the EMA')
     e = sub.add_parser('evaluate', help="measure the shipped model on the test split (the issue's targets)")
     e.add_argument('--out', default='runs/evaluate'); e.add_argument('--n', type=int, default=200, help='test images / samples per measurement')
     e.add_argument('--steps', type=int, default=10); e.add_argument('--seed', type=int, default=0)
@@ -46,7 +47,7 @@ def build_parser()->argparse.ArgumentParser:
     for s in (d, t, e, r): s.add_argument('--root', default='data/fmnist-cpu', help='folder of the shipped checkpoints')
     return p
 
-# %% ../nbs/90_cli.ipynb #1b7535b8
+# %% ../nbs/90_cli.ipynb #fda152fe
 def _demo(a)->dict:
     from unidiffuser.fmnist import demo, load_fmnist_pipeline
     import time
@@ -54,12 +55,12 @@ def _demo(a)->dict:
     r = demo(a.out, steps=a.steps, seed=a.seed, pipe=load_fmnist_pipeline(a.root), guidance_scale=a.scale)
     return dict(grid=r['grid'], captions=r['captions'], forward_passes=r['nfe'], seconds=round(time.time() - t0, 1))
 
-# %% ../nbs/90_cli.ipynb #1cd83dc5
+# %% ../nbs/90_cli.ipynb #2628b564
 def _train(a)->dict:
     from unidiffuser.fmnist import train_fmnist
-    return train_fmnist(a.kind, a.out, a.preset, a.steps, a.n_train, a.root, a.ship, a.init, tuple(a.freeze), progress=not a.quiet)
+    return train_fmnist(a.kind, a.out, a.preset, a.steps, a.n_train, a.root, a.ship, a.init, tuple(a.freeze), a.weights, progress=not a.quiet)
 
-# %% ../nbs/90_cli.ipynb #3dbd2a28
+# %% ../nbs/90_cli.ipynb #6115e8d6
 def _evaluate(a)->dict:
     from unidiffuser.fmnist import evaluate, load_fmnist_pipeline
     m = evaluate(load_fmnist_pipeline(a.root), n=a.n, steps=a.steps, guidance_scales=tuple(a.scales), seed=a.seed, root=a.root, fid_scales=(max(a.scales),))
@@ -67,7 +68,7 @@ def _evaluate(a)->dict:
     (Path(a.out) / 'metrics.json').write_text(json.dumps(m, indent=1))
     return {**{k: v for k, v in m.items() if k != 't2i'}, 't2i': m['t2i'], 'out': str(Path(a.out) / 'metrics.json')}
 
-# %% ../nbs/90_cli.ipynb #ab827b71
+# %% ../nbs/90_cli.ipynb #de480bcd
 def _reproduce(a)->dict:
     import matplotlib; matplotlib.use('Agg')
     out = Path(a.out or f'runs/{a.target}'); out.mkdir(parents=True, exist_ok=True)
@@ -93,7 +94,7 @@ def _reproduce(a)->dict:
     r = reproduce_comparison(out, (a.target,), n=a.n, steps=a.steps or 20, scales=tuple(a.scales or (0., 1., 3., 5.)), seeds=tuple(a.seeds), root=a.root, progress=not a.quiet)
     return {k: v for k, v in r.items() if k in ('fig5', 'fig6', 'table1', 'seconds', 'n', 'steps', 'seeds')}
 
-# %% ../nbs/90_cli.ipynb #cf391a0d
+# %% ../nbs/90_cli.ipynb #7f61d78a
 def main(argv=None)->int:
     "Entry point of the `unidiffuser` console script; input errors print one line and exit with status 2."
     args = build_parser().parse_args(argv)

@@ -8,7 +8,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/comparison.html.md"""
 __all__ = ['load_vd_pipeline', 'Bespoke', 'load_bespoke', 'run_task', 'Scorer', 'curve', 'cost_table', 'plot_fig5', 'plot_fig6',
            'best_row', 'reproduce_comparison']
 
-# %% ../nbs/63_comparison.ipynb #79ba4c81
+# %% ../nbs/63_comparison.ipynb #6c80b9d4
 import json, time, math
 from pathlib import Path
 import torch
@@ -16,13 +16,13 @@ import torch.nn.functional as F
 from .pipeline import UniDiffuser
 from .vd_pipeline import VDPipeline
 
-# %% ../nbs/63_comparison.ipynb #b0b57f62
+# %% ../nbs/63_comparison.ipynb #4cb223c4
 def _root(root)->Path:
     from unidiffuser.latent_models import _repo_root
     root = Path(root)
     return root if root.is_absolute() or root.exists() else _repo_root() / root
 
-# %% ../nbs/63_comparison.ipynb #a9ec765d
+# %% ../nbs/63_comparison.ipynb #420d70ae
 def load_vd_pipeline(root='data/fmnist-cpu',  # folder with vd/ and the first-stage components
                      pipe:UniDiffuser=None     # share this pipeline's components (default: load them)
                     )->VDPipeline:
@@ -33,7 +33,7 @@ def load_vd_pipeline(root='data/fmnist-cpu',  # folder with vd/ and the first-st
     if not (root / 'vd').is_dir(): raise ValueError(f"{root} has no vd/; train it (slow cells of nbs/63_comparison.ipynb or `unidiffuser train vd`)")
     return VDPipeline.from_unidiffuser(load_component(root / 'vd'), pipe or load_fmnist_pipeline(root))
 
-# %% ../nbs/63_comparison.ipynb #d33db08f
+# %% ../nbs/63_comparison.ipynb #0a4ee84b
 class Bespoke:
     "A text-to-image-only U-ViT in a UniDiffuser pipeline; samples t2i with the empty caption as unconditional branch."
     def __init__(self, pipe:UniDiffuser): self.pipe = pipe
@@ -41,7 +41,7 @@ class Bespoke:
         if task != 't2i': raise ValueError(f"the bespoke model only does 't2i' (it was trained for nothing else), not {task!r}")
         return self.pipe('t2i', uncond='empty_token', **kw)
 
-# %% ../nbs/63_comparison.ipynb #95d6b16b
+# %% ../nbs/63_comparison.ipynb #9dc1cbda
 def load_bespoke(root='data/fmnist-cpu', pipe:UniDiffuser=None)->Bespoke:
     "The bespoke text-to-image U-ViT over the shipped first stage."
     from unidiffuser.latent_models import load_component
@@ -52,10 +52,10 @@ def load_bespoke(root='data/fmnist-cpu', pipe:UniDiffuser=None)->Bespoke:
     return Bespoke(UniDiffuser(load_component(root / 'bespoke_t2i'), **{k: getattr(p, k) for k in
                    ('vae', 'image_encoder', 'clip_image_processor', 'text_encoder', 'clip_tokenizer', 'caption_decoder', 'caption_tokenizer')}))
 
-# %% ../nbs/63_comparison.ipynb #bfa7f322
+# %% ../nbs/63_comparison.ipynb #f3ddb339
 _TEXT, _IMAGE = {'t2i', 't2t', 't2i2t', 'dual'}, {'i2t', 'i2i', 'i2t2i', 'dual'}
 
-# %% ../nbs/63_comparison.ipynb #6c7bdf14
+# %% ../nbs/63_comparison.ipynb #06d09f1b
 def run_task(model,               # `UniDiffuser`, `VDPipeline` or `Bespoke`
              task:str,            # e.g. 't2i', 'i2t', 'joint', 'dual'
              prompts:list=None,   # text conditions (t2i, t2t, t2i2t, dual)
@@ -80,7 +80,7 @@ def run_task(model,               # `UniDiffuser`, `VDPipeline` or `Bespoke`
         nfe += o.nfe
     return dict(images=torch.cat(outs) if outs else None, text=txt or None, nfe=nfe, seconds=time.time() - t0, n=n)
 
-# %% ../nbs/63_comparison.ipynb #2c3790dc
+# %% ../nbs/63_comparison.ipynb #d64a0991
 class Scorer:
     "FID / KID / CLIP-like score / class accuracy of generated images and captions against n fixed test images."
     def __init__(self, n:int=200, seed:int=0, root='data/fmnist-cpu',
@@ -100,10 +100,10 @@ class Scorer:
         self.real_feat = self._feat(self.real)
         self.real_text = self.text_embed(self.prompts)
 
-# %% ../nbs/63_comparison.ipynb #3ec44ec1
+# %% ../nbs/63_comparison.ipynb #e88c5b75
 from fastcore.basics import patch
 
-# %% ../nbs/63_comparison.ipynb #53b12dfe
+# %% ../nbs/63_comparison.ipynb #7ae5a6f9
 @patch
 def _defaults(self:Scorer, root:Path):
     "Fill the missing measurement callables with the shipped models."
@@ -121,12 +121,12 @@ def _defaults(self:Scorer, root:Path):
         inc = InceptionFeatures()
         self.features = lambda x: inc(x)
 
-# %% ../nbs/63_comparison.ipynb #8fbd522a
+# %% ../nbs/63_comparison.ipynb #c111d01a
 @patch
 def _feat(self:Scorer, x:torch.Tensor)->torch.Tensor:
     return torch.cat([self.features(x[i:i + 50]) for i in range(0, len(x), 50)]).double()
 
-# %% ../nbs/63_comparison.ipynb #a79c4429
+# %% ../nbs/63_comparison.ipynb #6a971394
 @patch
 @torch.no_grad()
 def t2i(self:Scorer, images:torch.Tensor)->dict:
@@ -137,7 +137,7 @@ def t2i(self:Scorer, images:torch.Tensor)->dict:
     return dict(acc=metrics.class_accuracy(self.classify(images), self.labels), fid=metrics.fid(self.real_feat, f),
                 kid=metrics.kid(self.real_feat, f)[0], clip=metrics.clip_score(self.image_embed(images), self.real_text).mean().item())
 
-# %% ../nbs/63_comparison.ipynb #4de5e72c
+# %% ../nbs/63_comparison.ipynb #c408f53d
 @patch
 @torch.no_grad()
 def i2t(self:Scorer, captions:list)->dict:
@@ -148,7 +148,7 @@ def i2t(self:Scorer, captions:list)->dict:
     acc = sum(caption_class(c) == int(l) for c, l in zip(captions, self.labels)) / self.n
     return dict(acc=acc, clip=metrics.clip_score(self.image_embed(self.real), self.text_embed(captions)).mean().item())
 
-# %% ../nbs/63_comparison.ipynb #86df701a
+# %% ../nbs/63_comparison.ipynb #1f4e1f02
 def _agg(rows:list)->dict:
     "Mean and standard deviation (over seeds) of every numeric key."
     out = {}
@@ -157,7 +157,7 @@ def _agg(rows:list)->dict:
         out[k], out[k + '_std'] = v.mean().item(), (v.std().item() if len(v) > 1 else 0.)
     return out
 
-# %% ../nbs/63_comparison.ipynb #836966e6
+# %% ../nbs/63_comparison.ipynb #b84b7dca
 def curve(model, scorer:Scorer, task:str='t2i', scales=(0., 1., 3., 5.), seeds=(0, 1), steps:int=20, **kw)->list:
     "Scores of `task` ('t2i' or 'i2t') at every guidance scale, mean and spread over sampling seeds, plus cost per sample."
     if task not in ('t2i', 'i2t'): raise ValueError(f"curve measures 't2i' or 'i2t', not {task!r}")
@@ -173,7 +173,7 @@ def curve(model, scorer:Scorer, task:str='t2i', scales=(0., 1., 3., 5.), seeds=(
         out.append(dict(scale=float(s), n=scorer.n, seeds=len(seeds), steps=steps, **_agg(rows)))
     return out
 
-# %% ../nbs/63_comparison.ipynb #54e71c45
+# %% ../nbs/63_comparison.ipynb #d6d41241
 def cost_table(models:dict,          # name -> model (`UniDiffuser`, `VDPipeline`, `Bespoke`)
                prompts:list, images:torch.Tensor, # conditions (same count)
                steps:int=20, guidance_scale:float=3., sampler:str='dpm_solver')->list:
@@ -188,7 +188,7 @@ def cost_table(models:dict,          # name -> model (`UniDiffuser`, `VDPipeline
             rows.append(dict(model=name, task=t, nfe=r['nfe'], sec_per_sample=r['seconds'] / len(prompts), batch=len(prompts)))
     return rows
 
-# %% ../nbs/63_comparison.ipynb #8d07ae22
+# %% ../nbs/63_comparison.ipynb #74ee1e95
 def plot_fig5(curves:dict, # model name -> rows of `curve(..., 't2i')`
               path)->str:
     "Figure 5: text-to-image FID against CLIP score over guidance scales, one line per model."
@@ -204,7 +204,7 @@ def plot_fig5(curves:dict, # model name -> rows of `curve(..., 't2i')`
     fig.tight_layout(); fig.savefig(path, dpi=150); plt.close(fig)
     return str(path)
 
-# %% ../nbs/63_comparison.ipynb #4e75b946
+# %% ../nbs/63_comparison.ipynb #3fcc597b
 def plot_fig6(curves:dict, # model name -> rows of `curve(..., 'i2t')`
               path)->str:
     "Figure 6: image-to-text CLIP score against the guidance scale, one line per model."
@@ -218,12 +218,12 @@ def plot_fig6(curves:dict, # model name -> rows of `curve(..., 'i2t')`
     fig.tight_layout(); fig.savefig(path, dpi=150); plt.close(fig)
     return str(path)
 
-# %% ../nbs/63_comparison.ipynb #143fee36
+# %% ../nbs/63_comparison.ipynb #88603460
 def best_row(rows:list)->dict:
     "The row with the lowest mean FID (text-to-image) or the highest CLIP score (image-to-text)."
     return min(rows, key=lambda r: r['fid']) if 'fid' in rows[0] else max(rows, key=lambda r: r['clip'])
 
-# %% ../nbs/63_comparison.ipynb #73943841
+# %% ../nbs/63_comparison.ipynb #2ec50785
 def reproduce_comparison(out,                      # output folder
                          targets=('fig5', 'fig6', 'table1'),
                          n:int=200, steps:int=20, scales=(0., 1., 3., 5.), seeds=(0, 1),

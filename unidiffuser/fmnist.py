@@ -6,7 +6,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/fmnist_reproduction.html.md"""
 
 # %% auto #0
 __all__ = ['SECOND_STAGE', 'load_fmnist_pipeline', 'FashionCNN', 'train_evaluator', 'evaluator_accuracy', 'demo', 'evaluate',
-           'encode_fmnist', 'train_fmnist']
+           'encode_fmnist', 'train_fmnist', 'record_metrics']
 
 # %% ../nbs/61_fmnist_reproduction.ipynb #580a08d5
 import json, os, time, math, shutil, tempfile
@@ -28,7 +28,7 @@ def _root(root)->Path:
 def load_fmnist_pipeline(root='data/fmnist-cpu', # folder with uvit/ and the first-stage components
                          uvit:UViT=None          # use this network instead of root/uvit
                         )->UniDiffuser:
-    "The laptop-scale UniDiffuser: shipped U-ViT (EMA weights) plus the shipped first-stage models."
+    "The laptop-scale UniDiffuser: the shipped U-ViT plus the shipped first-stage models."
     root = _root(root)
     if uvit is None:
         if not (root / 'uvit').is_dir(): raise ValueError(f"load_fmnist_pipeline: {root} has no uvit/; run the training cell of nbs/61_fmnist_reproduction.ipynb or pass uvit=")
@@ -231,12 +231,14 @@ def train_fmnist(kind:str='uvit',          # 'uvit' (UniDiffuser), 'bespoke' (t2
                  ship:bool=False,          # save the EMA weights into root/<kind folder> (replacing the shipped model)
                  init=None,                # U-ViT kinds: fine-tune from a shipped folder (e.g. data/fmnist-cpu/uvit), a run / checkpoint folder or an official .pth
                  freeze=(),                # parameter-name prefixes kept frozen while fine-tuning, e.g. ('patch_embed', 'in_blocks')
+                 weights:str='model',      # weights to save: 'model' (raw; what ships: lower loss than the EMA at 3000 steps) or 'ema'
                  progress:bool=True)->dict:# folder, seconds, steps, final loss
-    "Train one second-stage network on the shipped first stage with its preset; resumable; saves the EMA weights (float16)."
+    "Train one second-stage network on the shipped first stage with its preset; resumable; saves the raw (or EMA) weights in float16."
     import dataclasses
     from unidiffuser.trainer import UViTTrainConfig, train_uvit, load_latents, load_uvit_for_finetune
     from unidiffuser.vd_train import VDTrainConfig, train_vd
     from unidiffuser.bespoke import bespoke_loss
+    if weights not in ('model', 'ema'): raise ValueError(f"weights must be 'model' or 'ema', got {weights!r}")
     if kind not in SECOND_STAGE: raise ValueError(f"unknown kind {kind!r}; train one of {list(SECOND_STAGE)}")
     if preset not in ('cpu', 'smoke'): raise ValueError(f"unknown preset {preset!r}; use 'cpu' or 'smoke'")
     if (init is not None or freeze) and kind == 'vd': raise ValueError("init= and freeze= fine-tune a U-ViT ('uvit' or 'bespoke'); train 'vd' from scratch")
@@ -259,7 +261,20 @@ def train_fmnist(kind:str='uvit',          # 'uvit' (UniDiffuser), 'bespoke' (t2
         x = {k: lat[k] for k in ('img', 'img_std', 'txt')}
         res = train_uvit(uvit, latents=x, cfg=cfg, out_dir=run, progress=progress, loss_fn=bespoke_loss(lat['txt_uncond'][:1]) if kind == 'bespoke' else None)
     dest = _root(root) / SECOND_STAGE[kind] if ship else run / 'final' / SECOND_STAGE[kind]
-    save_component(res.ema, dest, dtype=torch.float16, config=res.config, steps=cfg.steps, seconds=round(res.seconds, 1), loss_history=res.history,
+    save_component(res.ema if weights == 'ema' else res.model, dest, dtype=torch.float16, config=res.config, steps=cfg.steps, seconds=round(res.seconds, 1), loss_history=res.history,
                    data=f'CaptionedFashionMNIST train split, {len(lat["img"])} images, epoch-0 captions; latents by encode_fmnist',
-                   weights='EMA', threads=torch.get_num_threads())
+                   weights={'ema': 'EMA', 'model': 'raw weights'}[weights], threads=torch.get_num_threads())
     return dict(folder=str(dest), seconds=res.seconds, steps=cfg.steps, loss=res.history[-1][1] if res.history else None)
+
+# %% ../nbs/61_fmnist_reproduction.ipynb #b603cad0
+def record_metrics(component:str,          # a manifest entry, e.g. 'uvit'
+                   metrics:dict,           # JSON-able measurements (with their sample sizes)
+                   root='data/fmnist-cpu')->dict:
+    "Store measured metrics in a shipped component's manifest entry (atomic write); returns the entry."
+    from unidiffuser.latent_models import _write_json
+    man = _root(root) / 'manifest.json'
+    entries = json.loads(man.read_text()) if man.exists() else {}
+    if component not in entries: raise ValueError(f"{man} has no entry {component!r} (entries: {sorted(entries)}); ship the component first")
+    entries[component]['metrics'] = json.loads(json.dumps(metrics, default=float))
+    _write_json(man, entries)
+    return entries[component]
