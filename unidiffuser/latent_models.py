@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from .utils import new_accelerator
 
 # %% ../nbs/32_latent_models.ipynb #62e088e8
 @dataclass
@@ -44,7 +45,7 @@ def fit(model:nn.Module,  # the network; its parameters with requires_grad are o
     from tqdm.auto import tqdm
     if cfg.steps < 1 or cfg.batch_size < 1 or cfg.warmup < 1:
         raise ValueError(f"steps, batch_size and warmup must be >= 1, got {cfg.steps}, {cfg.batch_size}, {cfg.warmup}; fix the config")
-    acc = Accelerator(mixed_precision=cfg.mixed_precision)
+    acc = new_accelerator(mixed_precision=cfg.mixed_precision)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     f = lambda s: (s + 1) / cfg.warmup if s < cfg.warmup else 0.5 * (1 + math.cos(math.pi * (s - cfg.warmup) / max(cfg.steps - cfg.warmup, 1)))

@@ -15,6 +15,7 @@ from torch import nn
 from tqdm import tqdm
 from .core import unidiffuser_loss
 from .schedule import NoiseSchedule
+from .utils import new_accelerator
 
 # %% ../nbs/30_training.ipynb #df87b3b5
 @dataclass
@@ -60,7 +61,7 @@ def train(model:nn.Module,   # joint noise predictor with the (xs, ts) -> dict i
     from accelerate import Accelerator
     cfg, sched = cfg or TrainConfig(), sched or NoiseSchedule()
     if cfg.steps < 1 or cfg.batch_size < 1: raise ValueError(f"steps and batch_size must be >= 1, got {cfg.steps}, {cfg.batch_size}")
-    acc = accelerator or Accelerator(mixed_precision=cfg.mixed_precision)
+    acc = accelerator or new_accelerator(mixed_precision=cfg.mixed_precision)
     torch.manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=tuple(cfg.betas))
     if cfg.schedule not in ('constant', 'cosine'): raise ValueError(f"unknown lr schedule {cfg.schedule!r}; use 'constant' or 'cosine'")

@@ -20,6 +20,7 @@ from .uvit import UViT, UViTConfig
 from .pipeline import split_image, join_image, uvit_shapes
 from .train import TrainResult
 from .checkpoint import save_checkpoint, read_checkpoint, _restore
+from .utils import new_accelerator
 
 # %% ../nbs/34_train_uvit.ipynb #47614d0a
 def _component(src, name):
@@ -214,7 +215,7 @@ def train_uvit(uvit:UViT=None,          # network to train; None: built from `cf
     want = uvit_shapes(uvit.cfg); got = {m: tuple(latents[m].shape[1:]) for m in want}
     if got != want: raise ValueError(f"latent shapes {got} do not match the network's {want}; encode with text_tokens=num_text_tokens and matching encoders, or fix cfg.uvit")
     dev = torch.accelerator.is_available() if hasattr(torch, 'accelerator') else torch.cuda.is_available()
-    acc = accelerator or Accelerator(mixed_precision=cfg.mixed_precision, cpu=not dev)  # cpu=True: torchrun on CPUs gives gloo DDP
+    acc = accelerator or new_accelerator(mixed_precision=cfg.mixed_precision, cpu=not dev)  # cpu=True: torchrun on CPUs gives gloo DDP
     freeze_params(uvit, cfg.freeze)
     for b in [*uvit.in_blocks, uvit.mid_block, *uvit.out_blocks]: b.use_checkpoint = cfg.grad_checkpointing
     uvit.to(acc.device).train()

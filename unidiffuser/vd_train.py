@@ -7,7 +7,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/train_vd.html.md"""
 # %% auto #0
 __all__ = ['VDTrainConfig', 'encode_vd_contexts', 'vd_batch', 'vd_train_loss', 'train_vd']
 
-# %% ../nbs/35_train_vd.ipynb #33bdf0a7
+# %% ../nbs/35_train_vd.ipynb #e9d73250
 import os, json, time, math, warnings, functools
 from dataclasses import dataclass, field, asdict
 import torch
@@ -17,8 +17,9 @@ from .vd import VersatileDiffuser, VDConfig, VD_FLOWS, vd_loss
 from .trainer import latent_batch, lr_factor, load_latents
 from .checkpoint import save_checkpoint, _restore
 from .train import TrainResult
+from .utils import new_accelerator
 
-# %% ../nbs/35_train_vd.ipynb #bc87b9a8
+# %% ../nbs/35_train_vd.ipynb #4ace796e
 @dataclass
 class VDTrainConfig:
     "Training settings of the VD baseline (defaults: the `cpu` preset, matched to `UViTTrainConfig.cpu()`)."
@@ -56,7 +57,7 @@ class VDTrainConfig:
     @classmethod
     def cpu(cls): return cls()
 
-# %% ../nbs/35_train_vd.ipynb #02ced98d
+# %% ../nbs/35_train_vd.ipynb #609e1067
 @torch.no_grad()
 def encode_vd_contexts(components,             # dict or pipeline with image_encoder, clip_image_processor, text_encoder, clip_tokenizer
                        dataset,                # items dict(image=(C, H, W), caption=str), as for `encode_dataset`
@@ -82,7 +83,7 @@ def encode_vd_contexts(components,             # dict or pipeline with image_enc
     if not ic: raise ValueError("the dataset is empty: nothing to encode; check the split or folder")
     return dict(img_ctx=torch.cat(ic), txt_ctx=torch.cat(tc), txt_ctx_uncond=clip_text_embed(tenc, tok, [''], max_length=text_tokens).float().cpu())
 
-# %% ../nbs/35_train_vd.ipynb #74cba957
+# %% ../nbs/35_train_vd.ipynb #7fc7308d
 def vd_batch(latents:dict,  # img (N, C*H*W + D), txt, img_ctx, txt_ctx[, img_std, txt_ctx_uncond]
              step:int, cfg:VDTrainConfig, vcfg:VDConfig,
              rank:int=0, world:int=1, device=None)->tuple: # (batch dict for `vd_loss`, indices, generator)
@@ -96,7 +97,7 @@ def vd_batch(latents:dict,  # img (N, C*H*W + D), txt, img_ctx, txt_ctx[, img_st
     if 'txt_ctx_uncond' in latents: b['txt_ctx_uncond'] = latents['txt_ctx_uncond'][:1].to(device, torch.float32)
     return b, idx, g
 
-# %% ../nbs/35_train_vd.ipynb #d1ff03cb
+# %% ../nbs/35_train_vd.ipynb #b4fea4cd
 def vd_train_loss(model,            # a `VersatileDiffuser` (or its DDP wrapper's module)
                   batch:dict,       # from `vd_batch`
                   cfg:VDTrainConfig,
@@ -114,7 +115,7 @@ def vd_train_loss(model,            # a `VersatileDiffuser` (or its DDP wrapper'
     loss = total / sum(cfg.flow_weights[f] for f in flows)
     return (loss, {f: v.detach() for f, v in parts.items()}) if per_flow else loss
 
-# %% ../nbs/35_train_vd.ipynb #523752c2
+# %% ../nbs/35_train_vd.ipynb #b78a1077
 def train_vd(model:VersatileDiffuser=None, # network to train; None: built from `cfg.vd`
              latents=None,                 # dict or `save_latents` file with img, txt, img_ctx, txt_ctx (see `vd_batch`)
              cfg:VDTrainConfig=None,
@@ -137,7 +138,7 @@ def train_vd(model:VersatileDiffuser=None, # network to train; None: built from 
     if got != want or latents['img'].shape[1] < math.prod(v.shape('img')):
         raise ValueError(f"latent shapes {got} (img {tuple(latents['img'].shape[1:])}) do not fit the network's {want} (img {v.shape('img')}); encode with matching encoders or fix cfg.vd")
     dev = torch.accelerator.is_available() if hasattr(torch, 'accelerator') else torch.cuda.is_available()
-    acc = accelerator or Accelerator(mixed_precision=cfg.mixed_precision, cpu=not dev)
+    acc = accelerator or new_accelerator(mixed_precision=cfg.mixed_precision, cpu=not dev)
     model.to(acc.device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas)
     lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, functools.partial(lr_factor, cfg=cfg))
