@@ -17,10 +17,7 @@ from .pipeline import UniDiffuser
 from .vd_pipeline import VDPipeline
 
 # %% ../nbs/63_comparison.ipynb #4cb223c4
-def _root(root)->Path:
-    from unidiffuser.latent_models import _repo_root
-    root = Path(root)
-    return root if root.is_absolute() or root.exists() else _repo_root() / root
+from .fmnist import _root  # a data folder: as given, or relative to the repository
 
 # %% ../nbs/63_comparison.ipynb #420d70ae
 def load_vd_pipeline(root='data/fmnist-cpu',  # folder with vd/ and the first-stage components
