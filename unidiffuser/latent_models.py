@@ -41,7 +41,6 @@ def fit(model:nn.Module,  # the network; its parameters with requires_grad are o
         progress:bool=True # tqdm progress bar
        )->dict:           # history: [(step, mean loss)], seconds: wall time of the loop
     "Minimise `loss_fn` with AdamW, linear warm-up then cosine decay, gradient clipping, through `accelerate` (one process)."
-    from accelerate import Accelerator
     from tqdm.auto import tqdm
     if cfg.steps < 1 or cfg.batch_size < 1 or cfg.warmup < 1:
         raise ValueError(f"steps, batch_size and warmup must be >= 1, got {cfg.steps}, {cfg.batch_size}, {cfg.warmup}; fix the config")

@@ -58,7 +58,6 @@ def train(model:nn.Module,   # joint noise predictor with the (xs, ts) -> dict i
           progress:bool=True # show a tqdm progress bar
          )->TrainResult:
     "Train a joint noise predictor with Algorithm 1 (AdamW, warm-up, EMA, gradient clipping) through accelerate."
-    from accelerate import Accelerator
     cfg, sched = cfg or TrainConfig(), sched or NoiseSchedule()
     if cfg.steps < 1 or cfg.batch_size < 1: raise ValueError(f"steps and batch_size must be >= 1, got {cfg.steps}, {cfg.batch_size}")
     acc = accelerator or new_accelerator(mixed_precision=cfg.mixed_precision)

@@ -206,7 +206,6 @@ def train_uvit(uvit:UViT=None,          # network to train; None: built from `cf
                loss_fn=None             # loss_fn(eps_fn, x0, sched, generator) -> scalar; default Algorithm 1 (`unidiffuser_loss`)
               )->TrainResult:
     "Train the joint U-ViT on precomputed latents with Algorithm 1: accelerate, AdamW, warm-up, EMA, resumable atomic checkpoints."
-    from accelerate import Accelerator
     cfg = cfg or UViTTrainConfig()
     if latents is None: raise ValueError("pass latents= (encode_dataset output or a save_latents file)")
     if isinstance(latents, (str, os.PathLike)): latents = load_latents(latents)

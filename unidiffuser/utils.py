@@ -68,7 +68,6 @@ def check_scale(scale, # classifier-free guidance scale s (official convention; 
 # %% ../nbs/00_utils.ipynb #657e77d0
 def new_accelerator(**kw):
     "An `accelerate.Accelerator(**kw)`; in a single process, previous accelerators' per-process settings are forgotten first."
-    import os
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
     if int(os.environ.get('WORLD_SIZE', '1')) == 1: AcceleratorState._reset_state(True)

@@ -126,7 +126,6 @@ def train_vd(model:VersatileDiffuser=None, # network to train; None: built from 
              callback=None                 # callback(step, info) after every step; info: loss, per-flow losses
             )->TrainResult:
     "Train Versatile Diffusion's four flows on precomputed latents: accelerate, AdamW, warm-up, EMA, resumable atomic checkpoints."
-    from accelerate import Accelerator
     cfg = cfg or VDTrainConfig()
     if latents is None: raise ValueError("pass latents= (encode_dataset output plus img_ctx / txt_ctx, or a save_latents file)")
     if isinstance(latents, (str, os.PathLike)): latents = load_latents(latents)
