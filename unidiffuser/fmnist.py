@@ -250,6 +250,7 @@ def train_fmnist(kind:str='uvit',          # 'uvit' (UniDiffuser), 'bespoke' (t2
     if smoke: cfg = dataclasses.replace(cfg, steps=20, warmup=5, checkpoint_every=10, log_every=5)
     if steps is not None: cfg = dataclasses.replace(cfg, steps=steps)
     if freeze: cfg = dataclasses.replace(cfg, freeze=tuple(freeze))
+    if kind == 'bespoke': cfg = dataclasses.replace(cfg, task_weights=())  # its own loss: t2i with caption dropout
     uvit = None
     if init is not None:
         i = Path(init)

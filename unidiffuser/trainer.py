@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 from .core import unidiffuser_loss
+from .mixture import task_mixture_loss
 from .schedule import NoiseSchedule
 from .uvit import UViT, UViTConfig
 from .pipeline import split_image, join_image, uvit_shapes
@@ -103,6 +104,7 @@ class UViTTrainConfig:
     betas: tuple = (0.9, 0.9)
     warmup: int = 5000          # linear warm-up steps, then constant
     lr_decay: str = 'constant'  # after warm-up: 'constant' (U-ViT) or 'cosine' (to 0 at `steps`; short CPU runs)
+    task_weights: tuple = ()    # (): Algorithm 1 (independent uniform timesteps, official); else weights over (independent, t2i, i2t, joint), see `task_mixture_loss`
     ema_decay: float = 0.9999
     grad_clip: float = 1.0      # max gradient norm; 0: off
     mixed_precision: str = 'no' # 'no', 'bf16' or 'fp16' (accelerate)
@@ -116,6 +118,9 @@ class UViTTrainConfig:
     seed: int = 0
     def __post_init__(self):
         self.betas, self.freeze, self.uvit = tuple(self.betas), tuple(self.freeze), dict(self.uvit)
+        self.task_weights = tuple(float(w) for w in self.task_weights)
+        if self.task_weights and (len(self.task_weights) != 4 or min(self.task_weights) < 0 or sum(self.task_weights) <= 0):
+            raise ValueError(f"task_weights must be () (Algorithm 1) or 4 non-negative weights over (independent, t2i, i2t, joint), got {self.task_weights!r}")
         if self.mixed_precision not in ('no', 'bf16', 'fp16'): raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
         if self.batch_size < 1 or self.steps < 0 or self.log_every < 1: raise ValueError(f"need batch_size >= 1, steps >= 0, log_every >= 1; got {self.batch_size}, {self.steps}, {self.log_every}")
         if self.lr_decay not in ('constant', 'cosine'): raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {self.lr_decay!r}")
@@ -126,7 +131,7 @@ class UViTTrainConfig:
                                steps=10, batch_size=8, lr=1e-3, warmup=2, ema_decay=0.9, checkpoint_every=5, log_every=1)
     @classmethod
     def cpu(cls): return cls(uvit=dict(img_size=8, patch_size=2, in_chans=4, embed_dim=256, depth=8, num_heads=4, text_dim=64, num_text_tokens=16, clip_img_dim=64),
-                             steps=3000, batch_size=64, lr=5e-4, warmup=100, lr_decay='cosine', ema_decay=0.999, mixed_precision='bf16', checkpoint_every=250, sample_every=500, log_every=25)
+                             steps=3000, batch_size=64, lr=1e-3, warmup=100, lr_decay='cosine', task_weights=(0.1, 0.45, 0.35, 0.1), ema_decay=0.999, mixed_precision='bf16', checkpoint_every=250, sample_every=500, log_every=25)
     @classmethod
     def gpu(cls): return cls(uvit=dict(img_size=8, patch_size=2, in_chans=4, embed_dim=512, depth=12, num_heads=8, text_dim=64, num_text_tokens=16, clip_img_dim=64),
                              steps=50_000, batch_size=512, lr=2e-4, warmup=1000, ema_decay=0.9999, mixed_precision='bf16', checkpoint_every=2500, sample_every=5000, log_every=100)
@@ -203,7 +208,7 @@ def train_uvit(uvit:UViT=None,          # network to train; None: built from `cf
                sample_fn=None,          # sample_fn(ema_model, step, out_dir) on the main process every cfg.sample_every steps
                progress:bool=True,      # tqdm bar (main process)
                callback=None,           # callback(step, info) after every step on every process; info: loss, indices, lr
-               loss_fn=None             # loss_fn(eps_fn, x0, sched, generator) -> scalar; default Algorithm 1 (`unidiffuser_loss`)
+               loss_fn=None             # loss_fn(eps_fn, x0, sched, generator) -> scalar; default Algorithm 1 (`unidiffuser_loss`), or `task_mixture_loss` with cfg.task_weights
               )->TrainResult:
     "Train the joint U-ViT on precomputed latents with Algorithm 1: accelerate, AdamW, warm-up, EMA, resumable atomic checkpoints."
     cfg = cfg or UViTTrainConfig()
@@ -215,6 +220,7 @@ def train_uvit(uvit:UViT=None,          # network to train; None: built from `cf
     if got != want: raise ValueError(f"latent shapes {got} do not match the network's {want}; encode with text_tokens=num_text_tokens and matching encoders, or fix cfg.uvit")
     dev = torch.accelerator.is_available() if hasattr(torch, 'accelerator') else torch.cuda.is_available()
     acc = accelerator or new_accelerator(mixed_precision=cfg.mixed_precision, cpu=not dev)  # cpu=True: torchrun on CPUs gives gloo DDP
+    default_loss = functools.partial(task_mixture_loss, weights=cfg.task_weights) if cfg.task_weights else unidiffuser_loss
     freeze_params(uvit, cfg.freeze)
     for b in [*uvit.in_blocks, uvit.mid_block, *uvit.out_blocks]: b.use_checkpoint = cfg.grad_checkpointing
     uvit.to(acc.device).train()
@@ -242,7 +248,7 @@ def train_uvit(uvit:UViT=None,          # network to train; None: built from `cf
     for step in tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress or not acc.is_local_main_process, desc='train_uvit'):
         x0, idx, g, dt = latent_batch(latents, step, cfg.batch_size, cfg.seed, rank, world, cfg.sample_posterior, acc.device)
         with acc.autocast():
-            loss = (loss_fn or unidiffuser_loss)(uvit_train_eps_fn(model, uvit.cfg, cfg.data_type if dt is None else dt), x0, sched, generator=g)
+            loss = (loss_fn or default_loss)(uvit_train_eps_fn(model, uvit.cfg, cfg.data_type if dt is None else dt), x0, sched, generator=g)
         if not torch.isfinite(loss): raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr or use mixed_precision='no'")
         opt.zero_grad(set_to_none=True); acc.backward(loss)
         if cfg.grad_clip: acc.clip_grad_norm_(params, cfg.grad_clip)
