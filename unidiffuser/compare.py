@@ -1,4 +1,4 @@
-"""Figures 5 and 6 and Table 1 of the paper at laptop scale: three networks of the same size trained with the same data, steps and optimizer on the same latents, sampled with the same sampler and number of forward passes, scored by the same FID, CLIP-like score and class accuracy over guidance scales and seeds.
+"""Figures 5 and 6 and Table 1 of the paper at laptop scale: three networks of the same size trained with the same data and steps on the same latents, sampled with the same sampler and number of forward passes, scored by the same FID, CLIP-like score and class accuracy over guidance scales and seeds.
 
 Docs: https://unidiffuser.github.io/unidiffuser/comparison.html.md"""
 
