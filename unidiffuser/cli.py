@@ -22,8 +22,9 @@ def build_parser()->argparse.ArgumentParser:
     d = sub.add_parser('demo', help='sample every mode from the shipped Fashion-MNIST model: an image grid and captions')
     d.add_argument('--out', default='runs/demo'); d.add_argument('--steps', type=int, default=10, help='DPM-Solver steps per mode')
     d.add_argument('--seed', type=int, default=0); d.add_argument('--scale', type=float, default=3., help='guidance scale s of the conditional modes')
-    t = sub.add_parser('train', help='train a second-stage network on the shipped first stage')
-    t.add_argument('kind', choices=['uvit', 'vd', 'bespoke'], help='uvit: UniDiffuser; vd: Versatile Diffusion; bespoke: text-to-image-only U-ViT')
+    t = sub.add_parser('train', help='train a second-stage network on the shipped first stage, or every component (all)')
+    t.add_argument('kind', choices=['uvit', 'vd', 'bespoke', 'all'], help='uvit: UniDiffuser; vd: Versatile Diffusion; bespoke: text-to-image-only U-ViT; '
+                   'all: every component from scratch (first stage, evaluator, U-ViT) into --out, a folder to pass as --root')
     t.add_argument('--out', default='runs/train'); t.add_argument('--preset', default='cpu', choices=['cpu', 'smoke'])
     t.add_argument('--steps', type=int, default=None, help="override the preset's optimizer steps")
     t.add_argument('--n-train', type=int, default=None, help='first n train images (default: all 55k; smoke: 256)')
@@ -58,6 +59,10 @@ def _demo(a)->dict:
 # %% ../nbs/90_cli.ipynb #2628b564
 def _train(a)->dict:
     from unidiffuser.fmnist import train_fmnist
+    if a.kind == 'all':
+        from unidiffuser.end_to_end import train_all
+        if a.ship or a.init or a.freeze: raise ValueError("train all builds a new checkpoint folder (--out) from scratch: drop --ship / --init / --freeze")
+        return train_all(a.out, a.preset, uvit_steps=a.steps, n_train=a.n_train, progress=not a.quiet)
     return train_fmnist(a.kind, a.out, a.preset, a.steps, a.n_train, a.root, a.ship, a.init, tuple(a.freeze), a.weights, progress=not a.quiet)
 
 # %% ../nbs/90_cli.ipynb #6115e8d6

@@ -140,27 +140,31 @@ def evaluate(pipe:UniDiffuser,                 # e.g. `load_fmnist_pipeline()`
              i2t_scale:float=3.,               # s for i2t
              root='data/fmnist-cpu',           # text_projection (and evaluator) come from here
              fid_scales=(3.,),                 # t2i scales also scored by FID / KID (with the unconditional images); (): none
-             batch:int=100                     # samples per pipeline call
-            )->dict:                           # flat metrics plus 't2i': one dict per guidance scale
-    "Measure t2i class accuracy / CLIP-like score / diversity / FID / KID per scale, i2t caption accuracy, joint agreement, unconditional KL."
+             batch:int=100,                    # samples per pipeline call
+             joint_scales=(0., 3.),            # s for joint sampling (joint classifier-free guidance); the first one fills `joint_agreement`
+             n_uncond:int=1000                 # unconditional images for the class histogram (FID / KID use the first n)
+            )->dict:                           # flat metrics plus 't2i' and 'joint': one dict per guidance scale
+    "Measure t2i class accuracy / CLIP-like score / diversity / FID / KID per scale, i2t caption accuracy, joint agreement per scale, unconditional KL."
     from unidiffuser.latent_models import fmnist, to_pixels, minilm_sentence
     from unidiffuser.text_models import image_embeddings
     from unidiffuser.data import caption_class
     from unidiffuser.metrics import class_accuracy, histogram_kl, clip_score, InceptionFeatures
     from unidiffuser import metrics
     if n < 4: raise ValueError(f"evaluate: n must be >= 4 (KID needs 2 per subset), got {n}; pass a larger n")
+    if n_uncond < n: raise ValueError(f"evaluate: n_uncond ({n_uncond}) must be >= n ({n}): FID / KID use the first n unconditional images")
+    if not len(joint_scales): raise ValueError("evaluate: joint_scales is empty; pass at least one scale, e.g. (0.,)")
     root, t0 = _root(root), time.time()
     evaluator = evaluator if evaluator is not None else load_component(root / 'evaluator')
     proj = load_component(root / 'text_projection')
     te = fmnist('test')
     idx = torch.randperm(len(te), generator=torch.Generator().manual_seed(seed))[:n]
     real, labels, prompts = to_pixels(te, idx), te.labels[idx].long(), [te.caption(int(i)) for i in idx]
-    def run(mode, **a):  # batched calls with a fixed seed per batch; concatenated images and texts
+    def run(mode, count=n, **a):  # batched calls with a fixed seed per batch; concatenated images and texts
         ims, txt = [], []
-        for k, b in enumerate(range(0, n, batch)):
+        for k, b in enumerate(range(0, count, batch)):
             sl = {key: v[b:b + batch] for key, v in a.items() if key in ('prompt', 'image')}
             o = pipe(mode, steps=steps, output_type='pt', generator=torch.Generator(pipe.device).manual_seed(seed + k),
-                     num_samples=min(batch, n - b), **{**{key: v for key, v in a.items() if key not in sl}, **sl})
+                     num_samples=min(batch, count - b), **{**{key: v for key, v in a.items() if key not in sl}, **sl})
             if o.images is not None: ims.append(o.images)
             if o.text is not None: txt += o.text
         return (torch.cat(ims) if ims else None), txt
@@ -180,12 +184,19 @@ def evaluate(pipe:UniDiffuser,                 # e.g. `load_fmnist_pipeline()`
         res['t2i'].append(row)
     _, caps = run('i2t', image=real, guidance_scale=i2t_scale)
     res['i2t_caption_acc'] = sum(caption_class(c) == int(l) for c, l in zip(caps, labels)) / n
-    x, caps = run('joint', guidance_scale=0.)
-    res['joint_agreement'] = sum(caption_class(c) == int(p) for c, p in zip(caps, classify(x)[0])) / n
-    res['joint_caption_has_class'] = sum(caption_class(c) is not None for c in caps) / n
-    x, _ = run('i')
-    pred = classify(x)[0]
-    res['uncond_hist_kl'], res['uncond_hist'] = histogram_kl(pred, 10), torch.bincount(pred, minlength=10).tolist()
+    res['joint'] = []
+    for s in joint_scales:
+        x, caps = run('joint', guidance_scale=float(s))
+        res['joint'].append(dict(scale=float(s), agreement=sum(caption_class(c) == int(p) for c, p in zip(caps, classify(x)[0])) / n,
+                                 caption_has_class=sum(caption_class(c) is not None for c in caps) / n))
+    res['joint_agreement'], res['joint_caption_has_class'] = res['joint'][0]['agreement'], res['joint'][0]['caption_has_class']
+    x, _ = run('i', count=n_uncond)
+    pred = torch.cat([classify(x[i:i + 500])[0] for i in range(0, len(x), 500)])
+    ridx = torch.randperm(len(te), generator=torch.Generator().manual_seed(seed + 1))[:n_uncond]
+    rpred = torch.cat([classify(to_pixels(te, ridx[i:i + 500]))[0] for i in range(0, len(ridx), 500)])
+    res.update(n_uncond=n_uncond, uncond_hist_kl=histogram_kl(pred, 10), uncond_hist=torch.bincount(pred, minlength=10).tolist(),
+               real_hist_kl=histogram_kl(rpred, 10), uncond_kl_floor=(10 - 1) / (2 * n_uncond))  # E[KL] of n draws from the uniform itself, to first order
+    x = x[:n]
     if fid: f = ifeat(x); res.update(uncond_fid=metrics.fid(real_f, f), uncond_kid=metrics.kid(real_f, f, seed=seed)[0])
     res['seconds'] = time.time() - t0
     return res
