@@ -7,22 +7,22 @@ Docs: https://unidiffuser.github.io/unidiffuser/end_to_end.html.md"""
 # %% auto #0
 __all__ = ['STAGE_OUTPUTS', 'first_stage_configs', 'train_all', 'weight_diff']
 
-# %% ../nbs/39_end_to_end.ipynb #5f063f04
+# %% ../nbs/39_end_to_end.ipynb #3cca6f63
 import dataclasses, json, time
 from pathlib import Path
 import torch
 
-# %% ../nbs/39_end_to_end.ipynb #01ae0251
+# %% ../nbs/39_end_to_end.ipynb #8423b42d
 from .latent_models import AutoencoderTrainConfig, train_autoencoder, save_component, git_commit, _write_json
 from .text_models import ClipTrainConfig, train_clip, CaptionTrainConfig, train_caption_decoder
 from .fmnist import train_evaluator, train_fmnist, encode_fmnist, SECOND_STAGE
 
-# %% ../nbs/39_end_to_end.ipynb #e78c3809
+# %% ../nbs/39_end_to_end.ipynb #f7f5d9b0
 STAGE_OUTPUTS = {'vae': ('vae',), 'clip': ('image_encoder', 'clip_image_processor', 'text_projection'),
                  'caption_decoder': ('caption_decoder', 'caption_tokenizer'), 'evaluator': ('evaluator',),
                  **{k: (v,) for k, v in SECOND_STAGE.items()}}  # stage -> component folders it writes
 
-# %% ../nbs/39_end_to_end.ipynb #530f4932
+# %% ../nbs/39_end_to_end.ipynb #1db4e109
 def first_stage_configs(preset:str='cpu' # 'cpu' (the shipped folder) or 'smoke' (seconds; for tests)
                        )->dict:          # vae, clip, caption_decoder: configs; evaluator: train_evaluator kwargs
     "The training settings of every first-stage component for a preset."
@@ -34,19 +34,19 @@ def first_stage_configs(preset:str='cpu' # 'cpu' (the shipped folder) or 'smoke'
                     caption_decoder=CaptionTrainConfig.smoke(), evaluator=dict(steps=10, batch_size=32, lr=2e-3, seed=0, eval_n=500))
     raise ValueError(f"unknown preset {preset!r}; use 'cpu' or 'smoke'")
 
-# %% ../nbs/39_end_to_end.ipynb #f5389b39
+# %% ../nbs/39_end_to_end.ipynb #8ab5fd34
 def _rounded(m:dict)->dict:
     "Metrics for the manifest: floats to 4 digits, without the loss history and long example lists."
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in m.items() if k not in ('history', 'prompts', 'val_examples', 'test_examples')}
 
-# %% ../nbs/39_end_to_end.ipynb #f778a90a
+# %% ../nbs/39_end_to_end.ipynb #08b4af27
 def _stage_done(out:Path, stage:str)->bool:
     "True when every folder a stage writes exists and is recorded in out/manifest.json (save_component writes both atomically)."
     man = out / 'manifest.json'
     entries = json.loads(man.read_text()) if man.exists() else {}
     return all((out / c).is_dir() and c in entries for c in STAGE_OUTPUTS[stage])
 
-# %% ../nbs/39_end_to_end.ipynb #2279a561
+# %% ../nbs/39_end_to_end.ipynb #c94d8df3
 def _train_stage(stage:str, out:Path, cfgs:dict, progress:bool):
     "Train one first-stage stage and save its components into `out` with their configs, metrics and data split."
     split = 'fashion_mnist_split train (55k)'
@@ -70,7 +70,7 @@ def _train_stage(stage:str, out:Path, cfgs:dict, progress:bool):
                        data=f'CaptionedFashionMNIST train split (55k) pixels; accuracy on the first {c["eval_n"]} test images')
     else: raise ValueError(f"unknown first-stage stage {stage!r}")
 
-# %% ../nbs/39_end_to_end.ipynb #e7e0a20e
+# %% ../nbs/39_end_to_end.ipynb #7aaaf122
 def train_all(out='runs/all',        # checkpoint folder to fill (same layout as data/fmnist-cpu; runs/ inside holds latents and checkpoints)
               preset:str='cpu',      # 'cpu' (the shipped recipe) or 'smoke'
               kinds=('uvit',),       # second-stage networks: any of 'uvit', 'bespoke', 'vd'
@@ -101,13 +101,13 @@ def train_all(out='runs/all',        # checkpoint folder to fill (same layout as
         _write_json(log_path, log)
     return dict(out=str(out), **log)
 
-# %% ../nbs/39_end_to_end.ipynb #8d9304e3
+# %% ../nbs/39_end_to_end.ipynb #f5538302
 def _has_vd(path)->bool:
     "True when a latents file also holds Versatile Diffusion's contexts."
     from safetensors import safe_open
     with safe_open(str(path), 'pt') as f: return {'img_ctx', 'txt_ctx'} <= set(f.keys())
 
-# %% ../nbs/39_end_to_end.ipynb #8b2faa4f
+# %% ../nbs/39_end_to_end.ipynb #feeba04f
 def weight_diff(a,                # a checkpoint folder (e.g. a `train_all` output)
                 b='data/fmnist-cpu', # another one (default: the shipped folder)
                 components=None   # names to compare (default: every component folder both hold)

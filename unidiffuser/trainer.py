@@ -6,12 +6,11 @@ Docs: https://unidiffuser.github.io/unidiffuser/train_uvit.html.md"""
 
 # %% auto #0
 __all__ = ['encode_dataset', 'save_latents', 'load_latents', 'UViTTrainConfig', 'lr_factor', 'latent_batch', 'uvit_train_eps_fn',
-           'freeze_params', 'train_uvit', 'grid_sample_fn', 'load_uvit_for_finetune', 'ddp_smoke']
+           'freeze_params', 'train_loop', 'train_uvit', 'grid_sample_fn', 'load_uvit_for_finetune', 'ddp_smoke']
 
 # %% ../nbs/34_train_uvit.ipynb #6771b3ae
-import os, json, time, math, copy, shutil, random, hashlib, warnings, functools
+import os, json, time, math, copy, shutil, hashlib, warnings, functools
 from dataclasses import dataclass, field, asdict
-import numpy as np
 import torch
 from tqdm import tqdm
 from .core import unidiffuser_loss
@@ -198,6 +197,63 @@ def freeze_params(model:torch.nn.Module, prefixes=())->list:
         if n in frozen: prm.requires_grad_(False)
     return frozen
 
+# %% ../nbs/34_train_uvit.ipynb #7e54abb1
+def train_loop(model:torch.nn.Module, # the network, on any device; parameters with requires_grad are trained
+               cfg,                   # settings: steps, lr, weight_decay, betas, warmup, lr_decay, ema_decay, grad_clip, mixed_precision, log_every, checkpoint_every
+               conf:dict,             # JSON config written to out_dir/config.json and into every checkpoint
+               batch_fn,              # batch_fn(step, rank, world, device) -> batch, drawn outside autocast
+               loss_fn,               # loss_fn(wrapped_model, batch, sched) -> (loss, dict of per-part losses for the log; may be empty)
+               out_dir,               # checkpoint/, config.json and log.jsonl go here
+               resume:bool=True,      # continue from out_dir/checkpoint when there is one
+               accelerator=None,      # an `accelerate.Accelerator`; default: a new one with cfg.mixed_precision
+               progress:bool=True,    # tqdm bar (main process)
+               key:str='uvit',        # config entry of the network; a checkpoint for another network is refused
+               on_step=None,          # on_step(done, info) on every process after the checkpoint; info: batch, loss, parts, lr, ema, main
+               desc:str='train'       # progress bar label
+              )->TrainResult:
+    "The loop `train_uvit` and `train_vd` share: accelerate, AdamW, warm-up and decay, EMA, log.jsonl, resumable atomic checkpoints."
+    dev = torch.accelerator.is_available() if hasattr(torch, 'accelerator') else torch.cuda.is_available()
+    acc = accelerator or new_accelerator(mixed_precision=cfg.mixed_precision, cpu=not dev)  # cpu=True: torchrun on CPUs gives gloo DDP
+    model.to(acc.device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params: raise ValueError("every parameter is frozen; shorten cfg.freeze")
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas)
+    lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, functools.partial(lr_factor, cfg=cfg))
+    ema = torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay)).requires_grad_(False)
+    ckpt, start = os.path.join(out_dir, 'checkpoint'), 0
+    src = next((p for p in (ckpt, ckpt + '.old') if os.path.isdir(p)), None) if resume else None
+    if src is not None:
+        start, old = _restore(src, model, ema, opt, lr_sched, key=key)
+        free = (key, 'steps', 'sample_every', 'checkpoint_every', 'log_every')
+        changed = sorted(k for k, v in json.loads(json.dumps(conf)).items() if k not in free and old.get(k) != v)
+        if changed: warnings.warn(f"resuming {src} with changed settings {changed}")
+    main = acc.is_main_process
+    if main:
+        os.makedirs(out_dir, exist_ok=True)
+        with open(os.path.join(out_dir, 'config.json'), 'w') as f: json.dump(conf, f, indent=1)
+    def log(rec):
+        if main:
+            with open(os.path.join(out_dir, 'log.jsonl'), 'a') as f: f.write(json.dumps(rec) + '\n')
+    net, opt = acc.prepare(model, opt)
+    sched, rank, world = NoiseSchedule(), acc.process_index, acc.num_processes
+    hist, run, t0 = [], [], time.time()
+    for step in tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress or not acc.is_local_main_process, desc=desc):
+        b = batch_fn(step, rank, world, acc.device)
+        with acc.autocast(): loss, parts = loss_fn(net, b, sched)
+        if not torch.isfinite(loss): raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr or use mixed_precision='no'")
+        opt.zero_grad(set_to_none=True); acc.backward(loss)
+        if cfg.grad_clip: acc.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step(); lr_sched.step(); ema.update_parameters(model)
+        done, lv, parts = step + 1, loss.item(), {k: p.item() for k, p in parts.items()}; run.append(lv)
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            hist.append((done, sum(run) / len(run))); run = []
+            log(dict(step=done, loss=hist[-1][1], lr=lr_sched.get_last_lr()[0], seconds=round(time.time() - t0, 3), **parts))
+        if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.steps:
+            if main: save_checkpoint(ckpt, model, ema, opt, lr_sched, done, conf); log(dict(event='checkpoint', step=done, rank=rank))
+            acc.wait_for_everyone()
+        if on_step is not None: on_step(done, dict(batch=b, loss=lv, parts=parts, lr=lr_sched.get_last_lr()[0], ema=ema, main=main))
+    return TrainResult(model, ema.module, hist, time.time() - t0, conf)
+
 # %% ../nbs/34_train_uvit.ipynb #8479b4c3
 def train_uvit(uvit:UViT=None,          # network to train; None: built from `cfg.uvit`
                latents=None,            # dict from `encode_dataset`, or a `save_latents` file
@@ -210,7 +266,7 @@ def train_uvit(uvit:UViT=None,          # network to train; None: built from `cf
                callback=None,           # callback(step, info) after every step on every process; info: loss, indices, lr
                loss_fn=None             # loss_fn(eps_fn, x0, sched, generator) -> scalar; default Algorithm 1 (`unidiffuser_loss`), or `task_mixture_loss` with cfg.task_weights
               )->TrainResult:
-    "Train the joint U-ViT on precomputed latents with Algorithm 1: accelerate, AdamW, warm-up, EMA, resumable atomic checkpoints."
+    "Train the joint U-ViT on precomputed latents with Algorithm 1 through `train_loop`: accelerate, AdamW, warm-up, EMA, resumable atomic checkpoints."
     cfg = cfg or UViTTrainConfig()
     if latents is None: raise ValueError("pass latents= (encode_dataset output or a save_latents file)")
     if isinstance(latents, (str, os.PathLike)): latents = load_latents(latents)
@@ -218,52 +274,19 @@ def train_uvit(uvit:UViT=None,          # network to train; None: built from `cf
     if len(latents['img']) == 0: raise ValueError("the latents hold no samples; encode a non-empty dataset")
     want = uvit_shapes(uvit.cfg); got = {m: tuple(latents[m].shape[1:]) for m in want}
     if got != want: raise ValueError(f"latent shapes {got} do not match the network's {want}; encode with text_tokens=num_text_tokens and matching encoders, or fix cfg.uvit")
-    dev = torch.accelerator.is_available() if hasattr(torch, 'accelerator') else torch.cuda.is_available()
-    acc = accelerator or new_accelerator(mixed_precision=cfg.mixed_precision, cpu=not dev)  # cpu=True: torchrun on CPUs gives gloo DDP
-    default_loss = functools.partial(task_mixture_loss, weights=cfg.task_weights) if cfg.task_weights else unidiffuser_loss
+    loss_fn = loss_fn or (functools.partial(task_mixture_loss, weights=cfg.task_weights) if cfg.task_weights else unidiffuser_loss)
     freeze_params(uvit, cfg.freeze)
     for b in [*uvit.in_blocks, uvit.mid_block, *uvit.out_blocks]: b.use_checkpoint = cfg.grad_checkpointing
-    uvit.to(acc.device).train()
-    params = [p for p in uvit.parameters() if p.requires_grad]
-    if not params: raise ValueError("every parameter is frozen; shorten cfg.freeze")
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas)
-    lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, functools.partial(lr_factor, cfg=cfg))
-    ema = torch.optim.swa_utils.AveragedModel(uvit, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay)).requires_grad_(False)
-    ckpt, start, conf = os.path.join(out_dir, 'checkpoint'), 0, {**asdict(cfg), 'uvit': asdict(uvit.cfg)}
-    src = next((p for p in (ckpt, ckpt + '.old') if os.path.isdir(p)), None) if resume else None
-    if src is not None:
-        start, old = _restore(src, uvit, ema, opt, lr_sched)
-        changed = sorted(k for k, v in json.loads(json.dumps(conf)).items() if k not in ('uvit', 'steps', 'sample_every', 'checkpoint_every', 'log_every') and old.get(k) != v)
-        if changed: warnings.warn(f"resuming {src} with changed settings {changed}")
-    main = acc.is_main_process
-    if main:
-        os.makedirs(out_dir, exist_ok=True)
-        with open(os.path.join(out_dir, 'config.json'), 'w') as f: json.dump(conf, f, indent=1)
-    def log(rec):
-        if main:
-            with open(os.path.join(out_dir, 'log.jsonl'), 'a') as f: f.write(json.dumps(rec) + '\n')
-    model, opt = acc.prepare(uvit, opt)
-    sched, rank, world = NoiseSchedule(), acc.process_index, acc.num_processes
-    hist, run, t0 = [], [], time.time()
-    for step in tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress or not acc.is_local_main_process, desc='train_uvit'):
-        x0, idx, g, dt = latent_batch(latents, step, cfg.batch_size, cfg.seed, rank, world, cfg.sample_posterior, acc.device)
-        with acc.autocast():
-            loss = (loss_fn or default_loss)(uvit_train_eps_fn(model, uvit.cfg, cfg.data_type if dt is None else dt), x0, sched, generator=g)
-        if not torch.isfinite(loss): raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr or use mixed_precision='no'")
-        opt.zero_grad(set_to_none=True); acc.backward(loss)
-        if cfg.grad_clip: acc.clip_grad_norm_(params, cfg.grad_clip)
-        opt.step(); lr_sched.step(); ema.update_parameters(uvit)
-        done, lv = step + 1, loss.item(); run.append(lv)
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            hist.append((done, sum(run) / len(run))); run = []
-            log(dict(step=done, loss=hist[-1][1], lr=lr_sched.get_last_lr()[0], seconds=round(time.time() - t0, 3)))
-        if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.steps:
-            if main: save_checkpoint(ckpt, uvit, ema, opt, lr_sched, done, conf); log(dict(event='checkpoint', step=done, rank=rank))
-            acc.wait_for_everyone()
-        if sample_fn is not None and cfg.sample_every and done % cfg.sample_every == 0 and main:
-            sample_fn(ema.module.eval(), done, out_dir); ema.module.train()
-        if callback is not None: callback(done, dict(loss=lv, indices=idx, lr=lr_sched.get_last_lr()[0]))
-    return TrainResult(uvit, ema.module, hist, time.time() - t0, conf)
+    def batch_fn(step, rank, world, device): return latent_batch(latents, step, cfg.batch_size, cfg.seed, rank, world, cfg.sample_posterior, device)
+    def step_loss(net, b, sched):
+        x0, _, g, dt = b
+        return loss_fn(uvit_train_eps_fn(net, uvit.cfg, cfg.data_type if dt is None else dt), x0, sched, generator=g), {}
+    def on_step(done, i):
+        if sample_fn is not None and cfg.sample_every and done % cfg.sample_every == 0 and i['main']:
+            sample_fn(i['ema'].module.eval(), done, out_dir); i['ema'].module.train()
+        if callback is not None: callback(done, dict(loss=i['loss'], indices=i['batch'][1], lr=i['lr']))
+    return train_loop(uvit, cfg, {**asdict(cfg), 'uvit': asdict(uvit.cfg)}, batch_fn, step_loss, out_dir, resume, accelerator, progress,
+                      key='uvit', on_step=on_step, desc='train_uvit')
 
 # %% ../nbs/34_train_uvit.ipynb #5a136ac2
 def grid_sample_fn(pipe, n:int=16, steps:int=20, mode:str='joint', guidance_scale:float=0., seed:int=0, **kw):

@@ -8,16 +8,13 @@ Docs: https://unidiffuser.github.io/unidiffuser/train_vd.html.md"""
 __all__ = ['VDTrainConfig', 'encode_vd_contexts', 'vd_batch', 'vd_train_loss', 'train_vd']
 
 # %% ../nbs/35_train_vd.ipynb #e9d73250
-import os, json, time, math, warnings, functools
+import os, math, warnings
 from dataclasses import dataclass, field, asdict
 import torch
-from tqdm import tqdm
 from .schedule import NoiseSchedule
 from .vd import VersatileDiffuser, VDConfig, VD_FLOWS, vd_loss
-from .trainer import latent_batch, lr_factor, load_latents
-from .checkpoint import save_checkpoint, _restore
+from .trainer import latent_batch, load_latents, train_loop
 from .train import TrainResult
-from .utils import new_accelerator
 
 # %% ../nbs/35_train_vd.ipynb #4ace796e
 @dataclass
@@ -125,7 +122,7 @@ def train_vd(model:VersatileDiffuser=None, # network to train; None: built from 
              progress:bool=True,
              callback=None                 # callback(step, info) after every step; info: loss, per-flow losses
             )->TrainResult:
-    "Train Versatile Diffusion's four flows on precomputed latents: accelerate, AdamW, warm-up, EMA, resumable atomic checkpoints."
+    "Train Versatile Diffusion's four flows on precomputed latents with `train_loop`, the U-ViT's loop: accelerate, AdamW, warm-up, EMA, resumable atomic checkpoints."
     cfg = cfg or VDTrainConfig()
     if latents is None: raise ValueError("pass latents= (encode_dataset output plus img_ctx / txt_ctx, or a save_latents file)")
     if isinstance(latents, (str, os.PathLike)): latents = load_latents(latents)
@@ -136,41 +133,9 @@ def train_vd(model:VersatileDiffuser=None, # network to train; None: built from 
     got = {'txt': tuple(latents['txt'].shape[1:]), 'img_ctx': tuple(latents['img_ctx'].shape[2:]), 'txt_ctx': tuple(latents['txt_ctx'].shape[2:])}
     if got != want or latents['img'].shape[1] < math.prod(v.shape('img')):
         raise ValueError(f"latent shapes {got} (img {tuple(latents['img'].shape[1:])}) do not fit the network's {want} (img {v.shape('img')}); encode with matching encoders or fix cfg.vd")
-    dev = torch.accelerator.is_available() if hasattr(torch, 'accelerator') else torch.cuda.is_available()
-    acc = accelerator or new_accelerator(mixed_precision=cfg.mixed_precision, cpu=not dev)
-    model.to(acc.device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas)
-    lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, functools.partial(lr_factor, cfg=cfg))
-    ema = torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay)).requires_grad_(False)
-    ckpt, start, conf = os.path.join(out_dir, 'checkpoint'), 0, {**asdict(cfg), 'vd': asdict(v)}
-    src = next((p for p in (ckpt, ckpt + '.old') if os.path.isdir(p)), None) if resume else None
-    if src is not None:
-        start, old = _restore(src, model, ema, opt, lr_sched, key='vd')
-        changed = sorted(k for k, x in json.loads(json.dumps(conf)).items() if k not in ('vd', 'steps', 'checkpoint_every', 'log_every') and old.get(k) != x)
-        if changed: warnings.warn(f"resuming {src} with changed settings {changed}")
-    main = acc.is_main_process
-    if main:
-        os.makedirs(out_dir, exist_ok=True)
-        with open(os.path.join(out_dir, 'config.json'), 'w') as f: json.dump(conf, f, indent=1)
-    def log(rec):
-        if main:
-            with open(os.path.join(out_dir, 'log.jsonl'), 'a') as f: f.write(json.dumps(rec) + '\n')
-    net, opt = acc.prepare(model, opt)
-    sched, rank, world = NoiseSchedule(), acc.process_index, acc.num_processes
-    hist, run, t0 = [], [], time.time()
-    for step in tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress or not acc.is_local_main_process, desc='train_vd'):
-        b, idx, g = vd_batch(latents, step, cfg, v, rank, world, acc.device)
-        with acc.autocast(): loss, parts = vd_train_loss(net, b, cfg, sched, g, per_flow=True)
-        if not torch.isfinite(loss): raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr or use mixed_precision='no'")
-        opt.zero_grad(set_to_none=True); acc.backward(loss)
-        if cfg.grad_clip: acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step(); lr_sched.step(); ema.update_parameters(model)
-        done, lv = step + 1, loss.item(); run.append(lv)
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            hist.append((done, sum(run) / len(run))); run = []
-            log(dict(step=done, loss=hist[-1][1], lr=lr_sched.get_last_lr()[0], seconds=round(time.time() - t0, 3), **{f: p.item() for f, p in parts.items()}))
-        if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.steps:
-            if main: save_checkpoint(ckpt, model, ema, opt, lr_sched, done, conf); log(dict(event='checkpoint', step=done, rank=rank))
-            acc.wait_for_everyone()
-        if callback is not None: callback(done, dict(loss=lv, parts={f: p.item() for f, p in parts.items()}))
-    return TrainResult(model, ema.module, hist, time.time() - t0, conf)
+    def batch_fn(step, rank, world, device): return vd_batch(latents, step, cfg, v, rank, world, device)
+    def step_loss(net, b, sched): return vd_train_loss(net, b[0], cfg, sched, b[2], per_flow=True)
+    def on_step(done, i):
+        if callback is not None: callback(done, dict(loss=i['loss'], parts=i['parts']))
+    return train_loop(model, cfg, {**asdict(cfg), 'vd': asdict(v)}, batch_fn, step_loss, out_dir, resume, accelerator, progress,
+                      key='vd', on_step=on_step, desc='train_vd')
