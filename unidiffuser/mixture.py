@@ -13,22 +13,22 @@ from .core import perturb
 from .schedule import NoiseSchedule
 
 # %% ../nbs/38_task_mixture.ipynb #c33325a1
-TASKS = ('independent', 't2i', 'i2t', 'joint')  # the order of the mixture weights
+TASKS = ('independent', 't2i', 'i2t', 'joint', 'i', 't')  # the order of the mixture weights; 4 weights leave out the marginals 'i' and 't'
 
 def task_timesteps(n:int,                # number of samples
                    T:int,                # number of diffusion steps
-                   weights,              # 4 non-negative weights over `TASKS`
+                   weights,              # 4 or 6 non-negative weights over `TASKS` (4: no marginal rows)
                    generator=None,       # torch.Generator (on `device`)
                    device=None
                   )->tuple:              # ({'img': (n,), 'txt': (n,)} float64 timesteps, (n,) task index)
     "Draw $(t^x, t^y)$ per sample from the task mixture; 0 marks a clean condition."
     w = torch.as_tensor(weights, dtype=torch.float)
-    if w.shape != (len(TASKS),) or bool((w < 0).any()) or float(w.sum()) <= 0:
-        raise ValueError(f"weights must be {len(TASKS)} non-negative numbers over {TASKS} with a positive sum, got {weights!r}")
+    if w.shape not in ((4,), (len(TASKS),)) or bool((w < 0).any()) or float(w.sum()) <= 0:
+        raise ValueError(f"weights must be 4 or 6 non-negative numbers over {TASKS} with a positive sum, got {weights!r}")
     ts = {m: torch.randint(1, T + 1, (n,), generator=generator, device=device).double() for m in ('img', 'txt')}
     kind = torch.multinomial(w.to(device), n, replacement=True, generator=generator)
-    ts['txt'] = torch.where(kind == 1, 0., torch.where(kind == 3, ts['img'], ts['txt']))
-    ts['img'] = torch.where(kind == 2, 0., ts['img'])
+    ts['txt'] = torch.where(kind == 1, 0., torch.where(kind == 3, ts['img'], torch.where(kind == 4, float(T), ts['txt'])))
+    ts['img'] = torch.where(kind == 2, 0., torch.where(kind == 5, float(T), ts['img']))
     return ts, kind
 
 # %% ../nbs/38_task_mixture.ipynb #4f68216c

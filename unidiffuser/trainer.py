@@ -103,7 +103,7 @@ class UViTTrainConfig:
     betas: tuple = (0.9, 0.9)
     warmup: int = 5000          # linear warm-up steps, then constant
     lr_decay: str = 'constant'  # after warm-up: 'constant' (U-ViT) or 'cosine' (to 0 at `steps`; short CPU runs)
-    task_weights: tuple = ()    # (): Algorithm 1 (independent uniform timesteps, official); else weights over (independent, t2i, i2t, joint), see `task_mixture_loss`
+    task_weights: tuple = ()    # (): Algorithm 1 (independent uniform timesteps, official); else 4 or 6 weights over (independent, t2i, i2t, joint[, i, t]), see `task_mixture_loss`
     ema_decay: float = 0.9999
     grad_clip: float = 1.0      # max gradient norm; 0: off
     mixed_precision: str = 'no' # 'no', 'bf16' or 'fp16' (accelerate)
@@ -118,8 +118,8 @@ class UViTTrainConfig:
     def __post_init__(self):
         self.betas, self.freeze, self.uvit = tuple(self.betas), tuple(self.freeze), dict(self.uvit)
         self.task_weights = tuple(float(w) for w in self.task_weights)
-        if self.task_weights and (len(self.task_weights) != 4 or min(self.task_weights) < 0 or sum(self.task_weights) <= 0):
-            raise ValueError(f"task_weights must be () (Algorithm 1) or 4 non-negative weights over (independent, t2i, i2t, joint), got {self.task_weights!r}")
+        if self.task_weights and (len(self.task_weights) not in (4, 6) or min(self.task_weights) < 0 or sum(self.task_weights) <= 0):
+            raise ValueError(f"task_weights must be () (Algorithm 1) or 4 or 6 non-negative weights over (independent, t2i, i2t, joint[, i, t]), got {self.task_weights!r}")
         if self.mixed_precision not in ('no', 'bf16', 'fp16'): raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
         if self.batch_size < 1 or self.steps < 0 or self.log_every < 1: raise ValueError(f"need batch_size >= 1, steps >= 0, log_every >= 1; got {self.batch_size}, {self.steps}, {self.log_every}")
         if self.lr_decay not in ('constant', 'cosine'): raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {self.lr_decay!r}")
@@ -130,7 +130,7 @@ class UViTTrainConfig:
                                steps=10, batch_size=8, lr=1e-3, warmup=2, ema_decay=0.9, checkpoint_every=5, log_every=1)
     @classmethod
     def cpu(cls): return cls(uvit=dict(img_size=8, patch_size=2, in_chans=4, embed_dim=256, depth=8, num_heads=4, text_dim=64, num_text_tokens=16, clip_img_dim=64),
-                             steps=3000, batch_size=64, lr=1e-3, warmup=100, lr_decay='cosine', task_weights=(0.1, 0.45, 0.35, 0.1), ema_decay=0.999, mixed_precision='bf16', checkpoint_every=250, sample_every=500, log_every=25)
+                             steps=6500, batch_size=64, lr=1e-3, warmup=100, lr_decay='cosine', task_weights=(0.1, 0.45, 0.35, 0.1), ema_decay=0.999, mixed_precision='bf16', checkpoint_every=250, sample_every=500, log_every=25)
     @classmethod
     def gpu(cls): return cls(uvit=dict(img_size=8, patch_size=2, in_chans=4, embed_dim=512, depth=12, num_heads=8, text_dim=64, num_text_tokens=16, clip_img_dim=64),
                              steps=50_000, batch_size=512, lr=2e-4, warmup=1000, ema_decay=0.9999, mixed_precision='bf16', checkpoint_every=2500, sample_every=5000, log_every=100)
