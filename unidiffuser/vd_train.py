@@ -19,7 +19,7 @@ from .train import TrainResult
 # %% ../nbs/35_train_vd.ipynb #4ace796e
 @dataclass
 class VDTrainConfig:
-    "Training settings of the VD baseline (defaults: the `cpu` preset, matched to `UViTTrainConfig.cpu()`)."
+    "Training settings of the VD baseline (defaults: the `cpu` preset: `UViTTrainConfig.cpu()`'s batch and schedule shape, 3000 steps as the shipped VD)."
     vd: dict = field(default_factory=dict)   # `VDConfig` fields over `VDConfig.cpu()`
     steps: int = 3000
     batch_size: int = 64          # samples per step, split evenly over the flows with positive weight
