@@ -39,7 +39,7 @@ def encode_dataset(components,              # a `UniDiffuser`, or a dict with th
                    dtype=torch.float32,     # storage dtype (float16 halves the file)
                    num_workers:int=0, progress:bool=True
                   )->dict:                  # img (N, C*H*W + D) = (s*mu, c), img_std (N, C*H*W) = s*sigma, txt (N, L, d)
-    "Precompute clean latents once: VAE posterior mean and std plus CLIP image embedding per image, caption prefix per caption."
+    "Precompute clean latents once: VAE posterior mean and std plus CLIP image embedding per image, caption prefix per distinct caption."
     from unidiffuser.encoders import clip_image_embed, clip_text_embed
     vae, ienc, proc, tenc, tok, dec = (_component(components, n) for n in
         ('vae', 'image_encoder', 'clip_image_processor', 'text_encoder', 'clip_tokenizer', 'caption_decoder'))
@@ -51,6 +51,7 @@ def encode_dataset(components,              # a `UniDiffuser`, or a dict with th
     sf, shift = vae.config.scaling_factor, vae.config.get('shift_factor') or 0.
     pv, pd = next(vae.parameters()), next(dec.parameters())
     out = {'img': [], 'img_std': [], 'txt': []}
+    txt_cache = {}  # caption -> text latent: every distinct caption is encoded once (templated captions repeat)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=list)
     for items in tqdm(loader, disable=not progress, desc='encode'):
         ims = [it['image'] if isinstance(it, dict) else it[0] for it in items]
@@ -63,7 +64,9 @@ def encode_dataset(components,              # a `UniDiffuser`, or a dict with th
         clip = clip_image_embed(ienc, proc, px)
         out['img'].append(join_image(((dist.mean - shift) * sf).float().cpu(), clip.float().cpu()).to(dtype))
         out['img_std'].append((dist.std * sf).flatten(1).float().cpu().to(dtype))
-        out['txt'].append(dec.encode(clip_text_embed(tenc, tok, caps, max_length=text_tokens).to(pd)).float().cpu().to(dtype))
+        new = [c for c in dict.fromkeys(caps) if c not in txt_cache]
+        if new: txt_cache.update(zip(new, dec.encode(clip_text_embed(tenc, tok, new, max_length=text_tokens).to(pd)).float().cpu().to(dtype)))
+        out['txt'].append(torch.stack([txt_cache[c] for c in caps]))
     if not out['img']: raise ValueError("the dataset is empty: nothing to encode; check the split or folder")
     return {k: torch.cat(v) for k, v in out.items()}
 
