@@ -48,7 +48,7 @@ class UViTConfig:
 
 # %% ../nbs/21_uvit.ipynb #fbdee56f
 class Attention(nn.Module):
-    "Multi-head self-attention (`qkv`, `proj`), computed in float32; the plain softmax product for short sequences on CPU."
+    "Multi-head self-attention (`qkv`, `proj`), computed in float32; the plain softmax product when training on CPU with short sequences."
     def __init__(self, dim, num_heads, qkv_bias=False):
         super().__init__()
         if dim % num_heads: raise ValueError(f"embed_dim {dim} is not divisible by num_heads {num_heads}")
@@ -58,7 +58,7 @@ class Attention(nn.Module):
         B, L, D = x.shape
         q, k, v = self.qkv(x).reshape(B, L, 3, self.num_heads, D // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = q.float(), k.float(), v.float()
-        if x.device.type == 'cpu' and L <= 256:  # short sequences on CPU: the plain product trains faster (see below)
+        if x.device.type == 'cpu' and L <= 256 and torch.is_grad_enabled():  # CPU training, short sequences: the plain product (see below)
             out = ((q * (D // self.num_heads) ** -0.5) @ k.transpose(-2, -1)).softmax(-1) @ v
         else: out = F.scaled_dot_product_attention(q, k, v)
         out = out.to(x.dtype)
