@@ -148,9 +148,18 @@ def _logprobs(logits, temperature):
 
 # %% ../nbs/23_caption_decoder.ipynb #db78f38f
 def _reorder(past, rows):
-    "Select or repeat batch rows of a KV cache (a transformers `Cache`, or the legacy tuple of tuples)."
+    "Select or repeat batch rows of a KV cache (a transformers `Cache`, or the legacy tuple of tuples of old versions)."
     if hasattr(past, 'reorder_cache'): past.reorder_cache(rows); return past
     return tuple(tuple(t.index_select(0, rows) for t in layer) for layer in past)
+
+def _cache_kw(gpt)->str:
+    "The keyword under which this transformers version's GPT-2 takes its cache (`cache`; `past_key_values` before 5.x)."
+    import inspect
+    return 'cache' if 'cache' in inspect.signature(gpt.forward).parameters else 'past_key_values'
+
+def _cache_of(out):
+    "The key/value cache a GPT-2 call returned, under either name."
+    return out['cache'] if 'cache' in out else out['past_key_values']
 
 # %% ../nbs/23_caption_decoder.ipynb #2837e919
 @torch.no_grad()
@@ -176,7 +185,8 @@ def beam_search(decoder,               # a `CaptionDecoder`
     scores, nxt = _logprobs(out.logits[:, -1], temperature).topk(K, -1)  # step 0: each prefix -> K beams, (A, K)
     A, V = scores.shape[0], out.logits.shape[-1]
     r = torch.arange(A, device=emb.device).repeat_interleave(K)
-    past, ctx = (_reorder(out.past_key_values, r), None) if use_cache else (None, emb[r])
+    past, ctx = (_reorder(_cache_of(out), r), None) if use_cache else (None, emb[r])
+    ck = _cache_kw(gpt)
     toks, lens, stopped = nxt.reshape(A * K, 1), torch.ones_like(scores), nxt.eq(eos_token_id)
     ids, results = torch.arange(A, device=emb.device), [None] * A
 
@@ -195,7 +205,7 @@ def beam_search(decoder,               # a `CaptionDecoder`
             if use_cache: past = _reorder(past, r)
             else: ctx = ctx[r]
         new = wte(toks[:, -1:])
-        if use_cache: out = gpt(inputs_embeds=new, past_key_values=past, use_cache=True); past = out.past_key_values
+        if use_cache: out = gpt(inputs_embeds=new, use_cache=True, **{ck: past}); past = _cache_of(out)
         else: ctx = torch.cat([ctx, new], 1); out = gpt(inputs_embeds=ctx, use_cache=False)
         logp = _logprobs(out.logits[:, -1], temperature).view(A, K, V)
         logp[stopped] = -math.inf; logp[stopped, 0] = 0  # a finished beam proposes only itself (+ filler 0) at its score
