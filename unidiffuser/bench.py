@@ -126,12 +126,12 @@ def _calls(pipe, dpipe, mode, batch, steps, scale, seed=0):
     zc = split_image(x, cfg)
     ms = dpm_solver_pp_scheduler()
     kw = {'joint': dict(num_samples=batch), 'i': dict(num_samples=batch), 't': dict(num_samples=batch),
-          't2i': dict(prompt_latents=y), 'i2t': dict(image_latents=x)}[mode]
+          't2i': dict(text_condition=y), 'i2t': dict(image_condition=x)}[mode]
     dkw = {'joint': dict(num_images_per_prompt=batch, num_prompts_per_image=batch), 'i': dict(num_images_per_prompt=batch),
            't': dict(num_prompts_per_image=batch), 't2i': dict(prompt_embeds=h, negative_prompt_embeds=torch.zeros_like(h)),
            'i2t': dict(image=px)}[mode]
     def ours(impl, n):
-        return pipe(mode, guidance_scale=scale, steps=n, output_type='latent', generator=torch.Generator(dev).manual_seed(seed),
+        return pipe(mode, scale=scale, steps=n, output_type='latent', generator=torch.Generator(dev).manual_seed(seed),
                     sampler=ms if impl == 'ms batched' else 'dpm_solver', batch_branches=impl != 'unbatched', **kw).latents
     def theirs(impl, n):
         with _diffusers_latent_only(dpipe, zc[0], zc[1].flatten(1)):
@@ -157,19 +157,19 @@ def benchmark(pipe,                    # our `UniDiffuser`
               batch:int=4,             # samples per call
               steps:int=20,            # solver steps
               repeats:int=2,           # timed calls per implementation (median reported), after one warm-up
-              guidance_scale:float=7., # s (official); diffusers gets g = s + 1
+              scale:float=7.,          # the paper's s; diffusers gets guidance_scale g = s + 1
               impls=('batched', 'unbatched', 'ms batched', 'diffusers'), # which implementations (keys of `IMPLS`)
-              warmup_steps:int=3,      # steps of the untimed warm-up call (3: the official solver's minimum)
+              warmup_steps:int=3,      # steps of the untimed warm-up call (3: one full order-3 step)
               seed:int=0)->list:       # one dict per (mode, implementation)
     "Time every mode with guidance branches batched, unbatched, and in diffusers; count NFE per step and peak memory."
-    if batch < 1 or steps < 3 or repeats < 1: raise ValueError(f"batch, steps and repeats must be >= 1, >= 3 (official solver, order 3) and >= 1, got {batch}, {steps}, {repeats}")
+    if batch < 1 or steps < 3 or repeats < 1: raise ValueError(f"batch, steps and repeats must be >= 1, >= 3 (one full order-3 step of the official solver) and >= 1, got {batch}, {steps}, {repeats}")
     bad = [i for i in impls if i not in IMPLS]
     if bad: raise ValueError(f"unknown implementations {bad}; choose from {list(IMPLS)}")
     impls = [i for i in impls if i != 'diffusers' or diffusers_pipe is not None]
     dev, rows = pipe.device, []
     for mode in modes:
         if mode not in _DIFFUSERS_MODE: raise ValueError(f"unknown mode {mode!r}; choose from {list(_DIFFUSERS_MODE)}")
-        call = _calls(pipe, diffusers_pipe, mode, batch, steps, guidance_scale, seed)
+        call = _calls(pipe, diffusers_pipe, mode, batch, steps, scale, seed)
         net = {i: diffusers_pipe.unet if i == 'diffusers' else pipe.uvit for i in impls}
         for i in impls: call(i, warmup_steps)
         times, cpu, nfe, mem = {i: [] for i in impls}, {i: [] for i in impls}, {}, {}

@@ -6,16 +6,19 @@ Docs: https://unidiffuser.github.io/unidiffuser/pipeline.html.md"""
 
 # %% auto #0
 __all__ = ['PIPELINE_MODES', 'uvit_shapes', 'split_image', 'join_image', 'uvit_eps_fn', 'UniDiffuserOutput', 'UniDiffuser',
-           'tiny_pipeline']
+           'resolve_guidance', 'sample_generators', 'per_sample_noise', 'tiny_pipeline']
 
 # %% ../nbs/40_pipeline.ipynb #affea278
-import warnings
+import math, numbers, warnings, contextlib
 from dataclasses import dataclass
+import numpy as np
 import torch
 from fastcore.basics import patch
 from .uvit import UViT
 from .modes import sample
 from .schedule import NoiseSchedule
+from .samplers import dpm_solver_fast_orders
+from .pipeline_io import load_components, save_pipeline
 
 # %% ../nbs/40_pipeline.ipynb #711d47ee
 def uvit_shapes(cfg)->dict:
@@ -87,6 +90,8 @@ class UniDiffuser:
     @property
     def device(self): return next(self.uvit.parameters()).device
     @property
+    def dtype(self): return next(self.uvit.parameters()).dtype
+    @property
     def shapes(self): return uvit_shapes(self.uvit.cfg)
     @property
     def image_size(self):
@@ -104,17 +109,41 @@ class UniDiffuser:
 
 # %% ../nbs/40_pipeline.ipynb #cc24385c
 @patch(cls_method=True)
-def from_pretrained(cls:UniDiffuser, path, **kwargs):
-    "Load a pipeline from a folder (ours, diffusers' or the official checkpoints) or a hub id; see `pipeline_io.load_pipeline`."
-    from unidiffuser.pipeline_io import load_pipeline
-    return load_pipeline(path, **kwargs)
+def from_pretrained(cls:UniDiffuser, path,  # our folder, a diffusers folder, the official checkpoints, or a hub id
+                    torch_dtype=None,       # cast the networks (diffusers' name; `dtype=` works too)
+                    **kwargs):              # to `pipeline_io.load_components` (device, version, ...)
+    "Load a pipeline from a folder (ours, diffusers' or the official checkpoints) or a hub id."
+    if torch_dtype is not None:
+        if kwargs.get('dtype') not in (None, torch_dtype): raise ValueError("give torch_dtype or dtype, not both")
+        kwargs['dtype'] = torch_dtype
+    return cls(**load_components(path, **kwargs))
 
 # %% ../nbs/40_pipeline.ipynb #f40e5c4f
 @patch
 def save_pretrained(self:UniDiffuser, path, **kwargs):
     "Write every component to `path` in safetensors, atomically; see `pipeline_io.save_pipeline`."
-    from unidiffuser.pipeline_io import save_pipeline
     return save_pipeline(self, path, **kwargs)
+
+# %% ../nbs/40_pipeline.ipynb #b2c10001
+@patch
+def to(self:UniDiffuser, *args, **kwargs):
+    "Move and/or cast every network as `nn.Module.to` does (`pipe.to('cuda')`, `pipe.to(torch.float16)`); returns the pipeline."
+    for n in ('uvit', 'vae', 'image_encoder', 'text_encoder', 'caption_decoder'):
+        m = getattr(self, n)
+        if m is not None: m.to(*args, **kwargs)
+    return self
+
+# %% ../nbs/40_pipeline.ipynb #b2c10002
+@patch
+def set_progress_bar_config(self:UniDiffuser, **kwargs):
+    "Options of the sampling loop's tqdm bar, as in diffusers (e.g. `disable=True`; default: shown on terminals only)."
+    self._progress_bar_config = kwargs
+
+@patch
+def progress_bar(self:UniDiffuser, total:int):
+    "A tqdm bar over `total` solver steps, configured by `set_progress_bar_config`."
+    from tqdm import tqdm
+    return tqdm(total=total, **{'disable': None, **getattr(self, '_progress_bar_config', {})})
 
 # %% ../nbs/40_pipeline.ipynb #660d77e5
 @patch
@@ -130,27 +159,34 @@ def encode_prompt(self:UniDiffuser, prompts:list)->torch.Tensor:
 @patch
 def encode_image(self:UniDiffuser, images, # PIL image(s), (B, 3, H, W) tensor in [0, 1], or a list
                  sample_image:bool=True,   # VAE posterior sample (official) or mean
-                 generator=None)->torch.Tensor:
+                 generator=None            # torch.Generator, or a list with one per image (each row drawn from its own)
+                )->torch.Tensor:
     "Images -> (B, C*H*W + D) clean image states (VAE latent and CLIP image embedding)."
     self._need('vae', 'image_encoder', 'clip_image_processor')
     from unidiffuser.encoders import images_to_tensor, vae_encode, clip_image_embed
+    _check_finite('images', images)
     px = images if torch.is_tensor(images) and images.ndim == 4 else images_to_tensor(images if isinstance(images, (list, tuple)) else [images], self.image_size)
     if px.shape[-1] != self.image_size or px.shape[-2] != self.image_size:
         raise ValueError(f"images are {tuple(px.shape[-2:])} pixels, the model expects {self.image_size}x{self.image_size}; pass PIL images to resize and crop")
-    z = vae_encode(self.vae, px.to(self.vae.device, self.vae.dtype), sample=sample_image, generator=generator)
+    v = px.to(self.vae.device, self.vae.dtype)
+    if isinstance(generator, (list, tuple)):
+        if len(generator) != len(px): raise ValueError(f"generator: {len(generator)} generators for {len(px)} images")
+        z = torch.cat([vae_encode(self.vae, v[i:i + 1], sample=sample_image, generator=g) for i, g in enumerate(generator)])
+    else: z = vae_encode(self.vae, v, sample=sample_image, generator=generator)
     c = clip_image_embed(self.image_encoder, self.clip_image_processor, px)
     return join_image(z.to(self.device, torch.float32), c.to(self.device, torch.float32))
 
 # %% ../nbs/40_pipeline.ipynb #9d6223f1
 @patch
 def decode_image(self:UniDiffuser, x:torch.Tensor, output_type:str='pil'):
-    "(B, C*H*W + D) image states -> PIL images (or a [0, 1] tensor with output_type='pt')."
+    "(B, C*H*W + D) image states -> PIL images, a (B, H, W, C) array ('np') or a (B, C, H, W) tensor ('pt'), in [0, 1]."
     self._need('vae')
     from unidiffuser.encoders import vae_decode
     z, _ = split_image(x, self.uvit.cfg)
     px = vae_decode(self.vae, z.to(self.vae.device, self.vae.dtype)).float().clamp(0, 1).cpu()
     if output_type == 'pt': return px
-    if output_type != 'pil': raise ValueError(f"unknown output_type {output_type!r}; use 'pil', 'pt' or 'latent'")
+    if output_type == 'np': return px.permute(0, 2, 3, 1).numpy()
+    if output_type != 'pil': raise ValueError(f"unknown output_type {output_type!r}; use 'pil', 'np', 'pt' or 'latent'")
     from PIL import Image
     return [Image.fromarray((p.permute(1, 2, 0).numpy() * 255).round().astype('uint8').squeeze()) for p in px]
 
@@ -162,34 +198,182 @@ def decode_text(self:UniDiffuser, y:torch.Tensor, **beam_kw)->list:
     from unidiffuser.caption import generate_captions
     return generate_captions(self.caption_decoder, self.caption_tokenizer, y.to(next(self.caption_decoder.parameters())), **beam_kw)
 
+# %% ../nbs/40_pipeline.ipynb #b2c10004
+def resolve_guidance(guidance_scale=None, # diffusers' g: g eps_c + (1 - g) eps_u; g <= 1 means no guidance
+                     scale=None,          # the paper's s: (1 + s) eps_c - s eps_u; 0 means no guidance
+                     default:float=7.     # s when neither is given (official 7)
+                    )->float:             # the paper's s
+    "The paper's guidance scale s from either convention (g = s + 1); both at once is an error."
+    if guidance_scale is not None and scale is not None:
+        raise ValueError(f"give guidance_scale (diffusers' g) or scale (the paper's s = g - 1), not both; got {guidance_scale!r} and {scale!r}")
+    for name, v in (('guidance_scale', guidance_scale), ('scale', scale)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v)):
+            raise ValueError(f"{name} must be a finite number, got {v!r}")
+    if scale is not None:
+        if scale < 0: raise ValueError(f"scale (the paper's s) must be >= 0 (0: no guidance), got {scale}")
+        return float(scale)
+    return float(default) if guidance_scale is None else max(float(guidance_scale) - 1., 0.)
+
+# %% ../nbs/40_pipeline.ipynb #b2c10007
+def sample_generators(generator, # None, a torch.Generator, or a list of them with one per sample
+                      n:int,     # samples
+                      device=None)->list:
+    "One generator per sample: a list as given; one generator (None: torch's default) seeds a child per sample."
+    if isinstance(generator, (list, tuple)):
+        if not all(isinstance(g, torch.Generator) for g in generator): raise ValueError("generator: every item of the list must be a torch.Generator")
+        if len(generator) != n: raise ValueError(f"generator: a list of {len(generator)} generators for {n} samples; pass one per sample, or a single generator")
+        return list(generator)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        hint = f"torch.Generator().manual_seed({generator})" if isinstance(generator, int) else "torch.Generator().manual_seed(seed)"
+        raise ValueError(f"generator must be a torch.Generator or a list of them (one per sample), got {type(generator).__name__}; for a seed pass {hint}")
+    dev = generator.device if generator is not None else torch.device('cpu')
+    base = int(torch.randint(0, 2 ** 62, (1,), generator=generator, device=dev))
+    return [torch.Generator(dev).manual_seed((base + 1_000_003 * i) % 2 ** 63) for i in range(n)]
+
+def _randn(gens, shape, device)->torch.Tensor:
+    "(len(gens), *shape) float32 standard normal; row i from gens[i], drawn on that generator's device."
+    return torch.cat([torch.randn((1, *shape), generator=g, device=g.device) for g in gens]).to(device)
+
+# %% ../nbs/40_pipeline.ipynb #b2c1000a
+def _branch_noise(names, generate, condition, s, uncond)->list:
+    "The modalities fed as fresh noise at t = T in each branch, in the order `modes.mode_eps_fn` builds the branches."
+    gen, cond = set(generate), set(condition or ())
+    out = [[m for m in names if m not in gen | cond]]
+    if s > 0 and cond: out.append([m for m in names if m not in gen | set(uncond or ())])
+    if s > 0 and not cond and len(generate) >= 2: out += [[m for m in names if m != g] for g in generate]
+    return out
+
+def per_sample_noise(fn,              # dict-interface noise predictor with `.shapes`
+                     gens:list,       # one generator per sample
+                     plan:list,       # `_branch_noise(...)`
+                     batched:bool,    # whether `mode_eps_fn` batches its branches into one call
+                     fixed:dict=None  # {modality: (B, ...)} noise held fixed over the steps
+                    ):
+    "Wrap `fn` so every marginalised (t = T) input is drawn from the sample's own generator (or held `fixed`)."
+    names, fixed, state = list(fn.shapes), fixed or {}, {'call': 0, 'noise': None}
+    def draw(dev):
+        per = [{} for _ in plan]
+        for m in names:
+            for b, ms in enumerate(plan):
+                if m in ms: per[b][m] = fixed[m].to(dev) if m in fixed else _randn(gens, fn.shapes[m], dev)
+        return per
+    def wrapped(xs, ts):
+        nb = len(plan) if batched and len(plan) > 1 else 1
+        B = next(iter(xs.values())).shape[0] // nb
+        if B != len(gens): raise RuntimeError(f"per_sample_noise: batch {B} but {len(gens)} generators")
+        bs = list(range(nb)) if nb > 1 else [state['call'] % len(plan)]
+        state['call'] += nb == 1
+        if bs[0] == 0: state['noise'] = draw(next(iter(xs.values())).device)
+        xs = dict(xs)
+        for j, b in enumerate(bs):
+            for m, v in state['noise'][b].items():
+                xs[m] = xs[m].clone() if not j else xs[m]
+                xs[m][j * B:(j + 1) * B] = v.reshape(B, *fn.shapes[m]).to(xs[m])
+        return fn(xs, ts)
+    wrapped.shapes = fn.shapes
+    return wrapped
+
+# %% ../nbs/40_pipeline.ipynb #b2c1000b
+_DETERMINISTIC = ('DPMSolverMultistepScheduler', 'DPMSolverSinglestepScheduler', 'DDIMScheduler', 'PNDMScheduler',
+                  'UniPCMultistepScheduler', 'DEISMultistepScheduler', 'EulerDiscreteScheduler', 'HeunDiscreteScheduler',
+                  'LMSDiscreteScheduler')
+
+def _aux_generator(gens, sampler, sampler_kw, device)->torch.Generator:
+    "The generator `modes.sample` gets: the step noise of stochastic samplers, seeded from the first sample's stream."
+    sde = str(getattr(getattr(sampler, 'config', None), 'algorithm_type', '')).startswith('sde')
+    stochastic = sampler == 'ddpm' or sampler_kw.get('eta', 0) > 0 or (
+        not isinstance(sampler, str) and (type(sampler).__name__ not in _DETERMINISTIC or sde))
+    seed = int(torch.randint(0, 2 ** 62, (1,), generator=gens[0], device=gens[0].device)) if stochastic else 0
+    return torch.Generator(device).manual_seed(seed)
+
+# %% ../nbs/40_pipeline.ipynb #b2c1000c
+@patch
+def _step_callback(self:UniDiffuser, callback_on_step_end, sampler, steps, sampler_kw)->tuple:
+    "The sampler's per-step callback (progress bar, diffusers-style `callback_on_step_end`) and the bar."
+    if sampler == 'dpm_solver': total, t_of = len(dpm_solver_fast_orders(steps, sampler_kw.get('order', 3))), lambda t: float(t) * self.sched.T
+    elif isinstance(sampler, str): total, t_of = steps if sampler_kw.get('ts') is None else len(sampler_kw['ts']) - 1, float
+    else: total, t_of = steps, lambda k: float(k) + sampler_kw.get('t_offset', 1.)
+    bar = self.progress_bar(total)
+    def cb(i, t, x):
+        bar.update()
+        if callback_on_step_end is None: return None
+        out = callback_on_step_end(self, i, t_of(t), {'latents': x})
+        if out is not None and not isinstance(out, dict):
+            raise ValueError(f"callback_on_step_end must return a dict (e.g. {{'latents': x}}) or None, got {type(out).__name__}")
+        return (out or {}).get('latents')
+    return cb, bar
+
 # %% ../nbs/40_pipeline.ipynb #5bcbb8b3
 @patch
 def sample_latents(self:UniDiffuser, generate,   # modalities to generate: ['img'], ['txt'] or ['img', 'txt']
                    condition:dict=None,          # clean latents to condition on, e.g. {'txt': (B, 77, 64)}
                    n:int=None,                   # samples (default: the condition's batch)
-                   guidance_scale:float=0.,      # s of Eq. 8 / 9 (official convention; diffusers g = s + 1)
+                   scale:float=None,             # the paper's s of Eq. 8 / 9 (default 0: no guidance)
+                   guidance_scale:float=None,    # or diffusers' g = s + 1
                    uncond:dict=None,             # None: the model's own marginal ('true_uncond'); or clean latents ('empty_token')
-                   steps:int=50, sampler='dpm_solver', generator=None, data_type=1,
-                   x_T:torch.Tensor=None,        # optional initial noise (n, D) of the generated modalities
+                   steps:int=50, sampler='dpm_solver',
+                   generator=None,               # a torch.Generator, or a list with one per sample
+                   data_type=1,
+                   x_T=None,                     # starting noise: (n, D) packed, or {modality: (n, ...)} (missing ones drawn)
+                   fixed_noise:dict=None,        # {modality: (n, ...)} marginalised noise held fixed over the steps
                    batch_branches:bool=True,
+                   callback_on_step_end=None,    # callback(pipe, step_index, t, {'latents': x}) -> dict or None; t on [0, 1000]
                    **sampler_kw)->tuple:         # extra sampler arguments, e.g. t_offset=0. with a diffusers scheduler
                                                  # returns (dict of latents, forward passes)
-    "Sample latents of one distribution (joint, conditional or marginal) with the official sampler by default."
-    fn = uvit_eps_fn(self.uvit, data_type)
+    "Sample latents of one distribution (joint, conditional or marginal); sample k depends only on its own generator."
+    s, generate = resolve_guidance(guidance_scale, scale, default=0.), list(generate)
     cond = {m: v.to(self.device, torch.float32) for m, v in (condition or {}).items()}
-    return sample(fn, fn.shapes, list(generate), cond or None, n=n, scale=guidance_scale, sampler=sampler, steps=steps,
-                  sched=self.sched, generator=generator, device=self.device, dtype=torch.float32, x_T=x_T,
-                  return_nfe=True, uncond=uncond, batch_branches=batch_branches, **sampler_kw)
+    if cond: n = next(iter(cond.values())).shape[0] if n is None else n
+    elif n is None and torch.is_tensor(x_T): n = x_T.shape[0]
+    if n is None: raise ValueError("pass n (number of samples) when sampling without a condition")
+    fn = uvit_eps_fn(self.uvit, data_type)
+    gens = sample_generators(generator, n, self.device)
+    if not torch.is_tensor(x_T):
+        given = x_T or {}
+        x_T = torch.cat([(given[m].to(self.device, torch.float32) if m in given else _randn(gens, fn.shapes[m], self.device)).flatten(1)
+                         for m in generate], 1)
+    model = per_sample_noise(fn, gens, _branch_noise(list(fn.shapes), generate, cond, s, uncond), batch_branches, fixed_noise)
+    cb, bar = self._step_callback(callback_on_step_end, sampler, steps, sampler_kw)
+    with bar:
+        return sample(model, fn.shapes, generate, cond or None, n=n, scale=s, sampler=sampler, steps=steps, sched=self.sched,
+                      generator=_aux_generator(gens, sampler, sampler_kw, self.device), device=self.device,
+                      dtype=torch.float32, x_T=x_T.to(self.device, torch.float32), return_nfe=True, uncond=uncond,
+                      batch_branches=batch_branches, callback=cb, **sampler_kw)
 
 # %% ../nbs/40_pipeline.ipynb #284c5439
 def _repeat(x, k): return x if k == 1 else x.repeat_interleave(k, 0)
 
+_DIFFUSERS_MODES = {'text2img': 't2i', 'img2text': 'i2t', 'img': 'i', 'text': 't'}
+
+def _alias(name, value, old, old_value, default=None):
+    "One argument under two names (the current one and an older alias); both given must agree."
+    if value is not None and old_value is not None:
+        raise ValueError(f"{name} and {old} are the same argument; give one")
+    return value if value is not None else old_value if old_value is not None else default
+
+def _check_int(name, v, lo:int=1)->int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo: raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    return int(v)
+
+def _check_finite(name, x):
+    "Refuse NaN / inf in a tensor, array or float image (or a list of them)."
+    for v in (x if isinstance(x, (list, tuple)) else [x]):
+        a = v if torch.is_tensor(v) else np.asarray(v) if isinstance(v, np.ndarray) or getattr(v, 'mode', None) == 'F' else None
+        if a is None or not (a.is_floating_point() if torch.is_tensor(a) else np.issubdtype(a.dtype, np.floating)): continue
+        if not (torch.isfinite(a).all() if torch.is_tensor(a) else np.isfinite(a).all()):
+            raise ValueError(f"{name} contains NaN or inf values; pass finite values (images in [0, 1])")
+
+def _n_images(image)->int:
+    if image is None: return 0
+    if torch.is_tensor(image): return image.shape[0] if image.ndim == 4 else 1
+    return len(image) if isinstance(image, (list, tuple)) else 1
+
 # %% ../nbs/40_pipeline.ipynb #9e542a4b
 @patch
-def _condition_txt(self:UniDiffuser, prompt, prompt_latents):
-    if prompt_latents is not None: return prompt_latents
+def _condition_txt(self:UniDiffuser, prompt, text_condition):
+    if text_condition is not None: return text_condition
     if prompt is None or (isinstance(prompt, (list, tuple)) and len(prompt) == 0):
-        raise ValueError("this mode needs a prompt: pass prompt='...' (or a list), or prompt_latents=(B, 77, 64)")
+        raise ValueError("this mode needs a prompt: pass prompt='...' (or a list), or text_condition=(B, 77, 64)")
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     if any(not isinstance(p, str) for p in prompts): raise ValueError("prompts must be strings")
     if any(not p.strip() for p in prompts): warnings.warn("an empty prompt conditions on the empty caption (the 'empty_token'); use mode='i' for unconditional images")
@@ -197,75 +381,193 @@ def _condition_txt(self:UniDiffuser, prompt, prompt_latents):
 
 # %% ../nbs/40_pipeline.ipynb #0c96e735
 @patch
-def _condition_img(self:UniDiffuser, image, image_latents, generator):
-    if image_latents is not None: return image_latents
+def _condition_img(self:UniDiffuser, image, image_condition, generator):
+    if image_condition is not None: return image_condition
     if image is None or (isinstance(image, (list, tuple)) and len(image) == 0):
-        raise ValueError("this mode needs an image: pass image=PIL image / list / (B, 3, H, W) tensor, or image_latents=(B, D)")
+        raise ValueError("this mode needs an image: pass image=PIL image / list / (B, 3, H, W) tensor, or image_condition=(B, D)")
     return self.encode_image(image, generator=generator)
 
-# %% ../nbs/40_pipeline.ipynb #eade6e1f
+# %% ../nbs/40_pipeline.ipynb #b2c1000d
 @patch
-def __call__(self:UniDiffuser, mode:str,        # one of PIPELINE_MODES
-             prompt=None,                       # str or list of str (t2i, t2i2t, gibbs from text)
-             image=None,                        # PIL image, list, or (B, 3, H, W) in [0, 1] (i2t, i2t2i, gibbs from an image)
-             num_samples:int=1,                 # samples for joint / marginal modes
-             num_images_per_prompt:int=1, num_prompts_per_image:int=1,
-             guidance_scale:float=7.,           # s (official default 7; diffusers' g = s + 1 = 8)
-             uncond:str='true_uncond',          # t2i unconditional branch: 'true_uncond' or 'empty_token'
-             steps:int=50, sampler='dpm_solver', generator=None, data_type=1,
-             handoff:str='latent',              # variations: 'latent' (official) or 'decoded' (strings / pixels)
-             rounds:int=1,                      # Gibbs rounds
-             output_type:str='pil',             # 'pil', 'pt' or 'latent' (skip decoding)
-             prompt_latents=None, image_latents=None, # clean latents instead of prompt / image
-             batch_branches:bool=True)->UniDiffuserOutput:
-    "Sample any of the paper's modes; returns images and/or captions (and always the latents)."
-    if mode not in PIPELINE_MODES: raise ValueError(f"unknown mode {mode!r}; choose one of {list(PIPELINE_MODES)}")
+def _infer_mode(self:UniDiffuser, mode, prompt, image, text_condition, image_condition, latents, prompt_latents, vae_latents, clip_latents)->str:
+    "The mode as given (diffusers' names accepted), else inferred from the inputs as diffusers' `_infer_mode` does."
+    if mode is not None:
+        m = _DIFFUSERS_MODES.get(mode, mode) if isinstance(mode, str) else mode
+        if m not in PIPELINE_MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose one of {list(PIPELINE_MODES)} or diffusers' {list(_DIFFUSERS_MODES)} "
+                             "(the first argument is the mode: pass a prompt as prompt=...)")
+        return m
+    if prompt is not None or text_condition is not None: return 't2i'
+    if image is not None or image_condition is not None: return 'i2t'
+    img_noise = vae_latents is not None and clip_latents is not None
+    if latents is not None or (prompt_latents is not None and img_noise): return 'joint'
+    return 't' if prompt_latents is not None else 'i' if img_noise else 'joint'
+
+@patch
+def _check_inputs(self:UniDiffuser, prompt, image, uncond, handoff, output_type, rounds, **tensors):
+    "Refuse bad arguments by name, before anything is encoded or sampled."
+    if prompt is not None and not (isinstance(prompt, str) or (isinstance(prompt, (list, tuple)) and all(isinstance(p, str) for p in prompt))):
+        raise ValueError(f"prompt must be a string or a list of strings, got {type(prompt).__name__}: {prompt!r}")
     if uncond not in ('true_uncond', 'empty_token'): raise ValueError(f"unknown uncond {uncond!r}; use 'true_uncond' or 'empty_token'")
     if handoff not in ('latent', 'decoded'): raise ValueError(f"unknown handoff {handoff!r}; use 'latent' or 'decoded'")
-    if output_type not in ('pil', 'pt', 'latent'): raise ValueError(f"unknown output_type {output_type!r}; use 'pil', 'pt' or 'latent'")
-    kw = dict(steps=steps, sampler=sampler, generator=generator, data_type=data_type, batch_branches=batch_branches)
+    if output_type not in ('pil', 'np', 'pt', 'latent'): raise ValueError(f"unknown output_type {output_type!r}; use 'pil', 'np', 'pt' or 'latent'")
+    _check_int('rounds', rounds)
+    _check_finite('image', image)
+    for name, t in tensors.items():
+        if t is None: continue
+        if not torch.is_tensor(t): raise ValueError(f"{name} must be a tensor, got {type(t).__name__}")
+        _check_finite(name, t)
+
+@patch
+def _batch_size(self:UniDiffuser, mode, prompt, image, text_condition, image_condition, num_samples, k_img, k_txt, start)->tuple:
+    "(samples, repeats of each condition) of a call, from its inputs alone."
+    from_text = mode in ('t2i', 't2i2t') or (mode == 'gibbs' and image is None and image_condition is None)
+    if from_text:
+        b = text_condition.shape[0] if text_condition is not None else 1 if isinstance(prompt, str) else len(prompt or [])
+        if b == 0: raise ValueError("this mode needs a prompt: pass prompt='...' (or a list), or text_condition=(B, 77, 64)")
+        k = 1 if mode == 'gibbs' else k_img
+    elif mode in ('i2t', 'i2t2i', 'gibbs'):
+        b = image_condition.shape[0] if image_condition is not None else _n_images(image)
+        if b == 0: raise ValueError("this mode needs an image: pass image=PIL image / list / (B, 3, H, W) tensor, or image_condition=(B, D)")
+        k = 1 if mode == 'gibbs' else k_txt
+    else:
+        given = next((v.shape[0] for v in start.values()), None)
+        b = num_samples if num_samples is not None else given if given is not None else (
+            k_img if mode == 'i' else k_txt if mode == 't' else min(k_img, k_txt))
+        k = 1
+        _check_int('num_samples', b)
+    n = b * k
+    for name, v in start.items():
+        if v.shape[0] != n: raise ValueError(f"the starting noise given for {name!r} has batch {v.shape[0]}, but the call makes {n} samples")
+    return n, k
+
+# %% ../nbs/40_pipeline.ipynb #b2c1000e
+@patch
+def _start_noise(self:UniDiffuser, mode, latents, prompt_latents, vae_latents, clip_latents)->tuple:
+    "diffusers' starting-noise arguments -> ({modality: starting noise} of generated ones, {modality: noise held fixed})."
+    gen = {'joint': ['img', 'txt'], 't2i': ['img'], 'i': ['img'], 'i2t': ['txt'], 't': ['txt']}.get(mode)
+    given = [n for n, v in (('latents', latents), ('prompt_latents', prompt_latents), ('vae_latents', vae_latents), ('clip_latents', clip_latents)) if v is not None]
+    if not given: return {}, {}
+    if gen is None: raise ValueError(f"{given} set the starting noise of one sampling run, and mode {mode!r} chains several; use 'joint', 't2i', 'i2t', 'i' or 't'")
+    S, dev = self.shapes, self.device
+    if latents is not None:
+        if len(given) > 1: raise ValueError("give latents, or prompt_latents / vae_latents / clip_latents, not both")
+        D = sum(math.prod(S[m]) for m in gen)
+        if latents.ndim < 2 or latents[0].numel() != D: raise ValueError(f"latents must be (B, {D}) for mode {mode!r} (packed [z, clip, text]), got {tuple(latents.shape)}")
+        x, out, i = latents.flatten(1).to(dev, torch.float32), {}, 0
+        for m in gen: out[m], i = x[:, i:i + math.prod(S[m])].reshape(-1, *S[m]), i + math.prod(S[m])
+        return out, {}
+    parts, cfg = {}, self.uvit.cfg
+    if (vae_latents is None) != (clip_latents is None): raise ValueError("give vae_latents and clip_latents together: the image state is both")
+    if vae_latents is not None:
+        zs, cs = (cfg.in_chans, cfg.img_size, cfg.img_size), (1, cfg.clip_img_dim)
+        if tuple(vae_latents.shape[1:]) != zs or tuple(clip_latents.shape[1:]) != cs:
+            raise ValueError(f"vae_latents must be (B, {', '.join(map(str, zs))}) and clip_latents (B, 1, {cfg.clip_img_dim}); got {tuple(vae_latents.shape)}, {tuple(clip_latents.shape)}")
+        if mode == 'i2t': raise ValueError("vae_latents / clip_latents are diffusers' starting image noise, and i2t generates no image; to condition on image latents use image_condition=")
+        parts['img'] = join_image(vae_latents.to(dev, torch.float32), clip_latents.to(dev, torch.float32))
+    if prompt_latents is not None:
+        self._need('caption_decoder')
+        L, w = cfg.num_text_tokens, self.caption_decoder.cfg.prefix_inner_dim
+        if prompt_latents.ndim != 3 or tuple(prompt_latents.shape[1:]) != (L, w):
+            raise ValueError(f"prompt_latents is diffusers' starting text noise, (B, {L}, {w}) before the caption decoder's encode_prefix; got "
+                             f"{tuple(prompt_latents.shape)}. To condition on a clean (B, {L}, {cfg.text_dim}) text latent use text_condition=")
+        if mode == 't2i': raise ValueError("prompt_latents is diffusers' starting text noise, and t2i generates no text; to condition on a text latent use text_condition=")
+        with torch.no_grad(): parts['txt'] = self.caption_decoder.encode(prompt_latents.to(next(self.caption_decoder.parameters()))).to(dev, torch.float32)
+    return {m: v for m, v in parts.items() if m in gen}, {m: v for m, v in parts.items() if m not in gen}
+
+# %% ../nbs/40_pipeline.ipynb #b2c1000f
+@patch
+def _run_mode(self:UniDiffuser, mode, prompt, image, text_condition, image_condition, s, uncond, handoff, rounds, k,
+              gens, start, fixed, kw)->tuple:
+    "Sample the latents of one mode: (latents, Gibbs chain or None, forward passes)."
     nfe = 0
-    def t2i(y):
+    def run(generate, cond=None, scale=0., unc=None, x_T=None, fix=None):
         nonlocal nfe
+        out, c = self.sample_latents(generate, cond, n=len(gens), scale=scale, uncond=unc, generator=gens, x_T=x_T, fixed_noise=fix, **kw)
+        nfe += c
+        return out
+    def t2i(y, x_T=None):
         unc = {'txt': self.encode_prompt(['']).expand_as(y)} if uncond == 'empty_token' else None
-        out, k = self.sample_latents(['img'], {'txt': y}, guidance_scale=guidance_scale, uncond=unc, **kw); nfe += k
-        return out['img']
-    def i2t(x):
-        nonlocal nfe
-        out, k = self.sample_latents(['txt'], {'img': x}, guidance_scale=guidance_scale, **kw); nfe += k
-        return out['txt']
+        return run(['img'], {'txt': y}, s, unc, x_T)['img']
+    def i2t(x, x_T=None): return run(['txt'], {'img': x}, s, None, x_T)['txt']
     lat, chain = {}, None
-    if mode == 'joint':
-        out, nfe = self.sample_latents(['img', 'txt'], n=num_samples, guidance_scale=guidance_scale, **kw); lat.update(out)
-    elif mode in ('i', 't'):
-        m = 'img' if mode == 'i' else 'txt'
-        out, nfe = self.sample_latents([m], n=num_samples, **kw); lat.update(out)
+    if mode == 'joint': lat = run(['img', 'txt'], scale=s, x_T=start)
+    elif mode in ('i', 't'): lat = run(['img' if mode == 'i' else 'txt'], x_T=start, fix=fixed)
     elif mode in ('t2i', 't2i2t'):
-        lat['img'] = t2i(_repeat(self._condition_txt(prompt, prompt_latents), num_images_per_prompt))
+        lat['img'] = t2i(_repeat(self._condition_txt(prompt, text_condition), k), start)
         if mode == 't2i2t':
-            x = lat['img'] if handoff == 'latent' else self.encode_image(self.decode_image(lat['img'], 'pt'), generator=generator)
-            lat['txt'] = i2t(x)
+            lat['txt'] = i2t(lat['img'] if handoff == 'latent' else self.encode_image(self.decode_image(lat['img'], 'pt'), generator=gens))
     elif mode in ('i2t', 'i2t2i'):
-        lat['txt'] = i2t(_repeat(self._condition_img(image, image_latents, generator), num_prompts_per_image))
-        if mode == 'i2t2i':
-            y = lat['txt'] if handoff == 'latent' else self.encode_prompt(self.decode_text(lat['txt']))
-            lat['img'] = t2i(y)
+        lat['txt'] = i2t(_repeat(self._condition_img(image, image_condition, gens[::k]), k), start)
+        if mode == 'i2t2i': lat['img'] = t2i(lat['txt'] if handoff == 'latent' else self.encode_prompt(self.decode_text(lat['txt'])))
     else:  # blocked Gibbs: alternate the two conditionals, starting from whichever modality is given
-        if rounds < 1: raise ValueError(f"rounds must be >= 1, got {rounds}")
-        if image is None and image_latents is None: x, chain = None, [{'txt': self._condition_txt(prompt, prompt_latents)}]
-        else: x, chain = self._condition_img(image, image_latents, generator), []
+        if image is None and image_condition is None: x, chain = None, [{'txt': self._condition_txt(prompt, text_condition)}]
+        else: x, chain = self._condition_img(image, image_condition, gens), []
         y = chain[0]['txt'] if chain else None
         for _ in range(rounds):
             if x is not None: y = i2t(x)
             x = t2i(y)
             chain.append({'img': x, 'txt': y})
         lat.update(chain[-1])
+    return lat, chain, nfe
+
+# %% ../nbs/40_pipeline.ipynb #b2c10010
+@patch
+def _outputs(self:UniDiffuser, lat, output_type, chain, nfe)->UniDiffuserOutput:
+    "Decode the latents as `output_type` asks; the latents always come back."
     res = UniDiffuserOutput(latents=lat, nfe=nfe)
     if output_type != 'latent':
         if 'img' in lat: res.images = self.decode_image(lat['img'], output_type)
         if 'txt' in lat: res.text = self.decode_text(lat['txt'])
     if chain is not None: res.latents = {**lat, 'chain': chain}
     return res
+
+# %% ../nbs/40_pipeline.ipynb #eade6e1f
+@patch
+def __call__(self:UniDiffuser, mode:str=None,   # one of PIPELINE_MODES (or diffusers' names); None: inferred from the inputs
+             prompt=None,                       # str or list of str (t2i, t2i2t, gibbs from text)
+             image=None,                        # PIL image, list, or (B, 3, H, W) in [0, 1] (i2t, i2t2i, gibbs from an image)
+             num_inference_steps:int=None,      # solver steps (default 50); alias `steps`
+             guidance_scale:float=None,         # diffusers' g (g <= 1: none); default g = 8, i.e. the official s = 7
+             scale:float=None,                  # or the paper's s = g - 1
+             num_samples:int=None,              # samples of the unconditional modes (joint, i, t)
+             num_images_per_prompt:int=1, num_prompts_per_image:int=1,
+             generator=None,                    # a torch.Generator, or a list with one per sample
+             latents=None,                      # starting noise of the generated modalities, (B, D) packed [z, clip, text]
+             prompt_latents=None,               # diffusers' starting text noise (B, 77, 768), before encode_prefix
+             vae_latents=None, clip_latents=None, # diffusers' starting image noise (B, 4, h, w), (B, 1, d)
+             text_condition=None,               # clean (B, 77, 64) text latent to condition on, instead of prompt
+             image_condition=None,              # clean (B, D) image state to condition on, instead of image
+             output_type:str='pil',             # 'pil', 'np', 'pt' or 'latent' (skip decoding)
+             return_dict:bool=True,             # False: the tuple (images, text)
+             callback_on_step_end=None,         # callback(pipe, step_index, t, {'latents': x}) -> dict or None; t on [0, 1000]
+             autocast:bool=False,               # sample under torch.autocast, as the official script
+             uncond:str='true_uncond',          # t2i unconditional branch: 'true_uncond' or 'empty_token'
+             sampler='dpm_solver', data_type=1,
+             handoff:str='latent',              # variations: 'latent' (official) or 'decoded' (strings / pixels)
+             rounds:int=1,                      # Gibbs rounds
+             batch_branches:bool=True,          # guidance branches in one forward pass
+             steps:int=None, image_latents=None, # older names of num_inference_steps and image_condition
+             **sampler_kw)->UniDiffuserOutput:  # e.g. t_offset=0. with a diffusers scheduler as sampler
+    "Sample any of the paper's modes, with diffusers' argument names; returns images and/or captions (and the latents)."
+    mode = self._infer_mode(mode, prompt, image, text_condition, image_condition, latents, prompt_latents, vae_latents, clip_latents)
+    n_steps = _check_int('num_inference_steps' if num_inference_steps is not None else 'steps',
+                         _alias('num_inference_steps', num_inference_steps, 'steps', steps, default=50))
+    image_condition = _alias('image_condition', image_condition, 'image_latents', image_latents)
+    s = resolve_guidance(guidance_scale, scale)
+    k_img, k_txt = _check_int('num_images_per_prompt', num_images_per_prompt), _check_int('num_prompts_per_image', num_prompts_per_image)
+    self._check_inputs(prompt, image, uncond, handoff, output_type, rounds, latents=latents, prompt_latents=prompt_latents,
+                       vae_latents=vae_latents, clip_latents=clip_latents, text_condition=text_condition, image_condition=image_condition)
+    start, fixed = self._start_noise(mode, latents, prompt_latents, vae_latents, clip_latents)
+    n, k = self._batch_size(mode, prompt, image, text_condition, image_condition, num_samples, k_img, k_txt, {**start, **fixed})
+    gens = sample_generators(generator, n, self.device)
+    kw = dict(steps=n_steps, sampler=sampler, data_type=data_type, batch_branches=batch_branches,
+              callback_on_step_end=callback_on_step_end, **sampler_kw)
+    with torch.autocast(self.device.type) if autocast else contextlib.nullcontext():
+        lat, chain, nfe = self._run_mode(mode, prompt, image, text_condition, image_condition, s, uncond, handoff, rounds, k,
+                                         gens, start, fixed, kw)
+    res = self._outputs(lat, output_type, chain, nfe)
+    return res if return_dict else (res.images, res.text)
 
 # %% ../nbs/40_pipeline.ipynb #0e76b795
 def _slerp(a, b, w):
@@ -280,24 +582,26 @@ def _slerp(a, b, w):
 @patch
 def interpolate(self:UniDiffuser, image_a=None, image_b=None, # two images (or give image_latents=(2, D))
                 num:int=5,                                    # points on the path, both ends included
-                guidance_scale:float=7., steps:int=50, generator=None, data_type=1,
+                guidance_scale:float=None, scale:float=None,  # diffusers' g or the paper's s (default s = 7)
+                steps:int=50, generator=None, data_type=1,
                 method:str='slerp',                           # 'slerp' or 'linear' in text-latent space
                 image_latents=None, output_type:str='pil', sampler='dpm_solver')->UniDiffuserOutput:
     "Images along the path between two images: i2t text latents, interpolated, decoded by t2i from shared noise."
     if method not in ('slerp', 'linear'): raise ValueError(f"unknown method {method!r}; use 'slerp' or 'linear'")
     if num < 2: raise ValueError(f"num must be >= 2, got {num}")
+    s = resolve_guidance(guidance_scale, scale)
+    g2 = sample_generators(generator, 2, self.device)
     if image_latents is None:
         if image_a is None or image_b is None: raise ValueError("give image_a and image_b, or image_latents of shape (2, D)")
-        image_latents = self.encode_image([image_a, image_b], generator=generator)
+        image_latents = self.encode_image([image_a, image_b], generator=g2)
     if image_latents.shape[0] != 2: raise ValueError(f"need exactly two images, got {image_latents.shape[0]}")
-    kw = dict(steps=steps, sampler=sampler, generator=generator, data_type=data_type)
-    y2, n1 = self.sample_latents(['txt'], {'img': image_latents}, guidance_scale=guidance_scale, **kw)
+    kw = dict(steps=steps, sampler=sampler, data_type=data_type)
+    y2, n1 = self.sample_latents(['txt'], {'img': image_latents}, scale=s, generator=g2, **kw)
     ws = torch.linspace(0, 1, num)
     f = _slerp if method == 'slerp' else (lambda a, b, w: (1 - w) * a + w * b)
     y = torch.stack([f(y2['txt'][0], y2['txt'][1], w) for w in ws])
-    D = self.shapes['img'][0]
-    x_T = torch.randn(1, D, generator=generator, device=self.device).expand(num, D).contiguous()
-    out, n2 = self.sample_latents(['img'], {'txt': y}, guidance_scale=guidance_scale, x_T=x_T, **kw)
+    x_T = _randn(g2[:1], self.shapes['img'], self.device).expand(num, -1).contiguous()  # one noise for every point
+    out, n2 = self.sample_latents(['img'], {'txt': y}, scale=s, x_T=x_T, generator=sample_generators(g2[1], num), **kw)
     res = UniDiffuserOutput(latents={'img': out['img'], 'txt': y, 'weights': ws}, nfe=n1 + n2)
     if output_type != 'latent': res.images = self.decode_image(out['img'], output_type)
     return res

@@ -6,7 +6,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/pipeline_io.html.md"""
 
 # %% auto #0
 __all__ = ['INDEX_NAME', 'FORMAT_VERSION', 'HF_COMPONENTS', 'save_pipeline', 'detect_layout', 'uvit_config_from_diffusers',
-           'caption_config_from_diffusers', 'load_pipeline']
+           'caption_config_from_diffusers', 'load_components']
 
 # %% ../nbs/41_pipeline_io.ipynb #a256c2f5
 import os, re, json, shutil, tempfile, importlib
@@ -18,7 +18,6 @@ from .convert import diffusers_to_official, load_uvit_state_dict, read_state_dic
 from .caption import CaptionDecoder, CaptionDecoderConfig, load_caption_state_dict, caption_tokenizer
 from .encoders import load_vae, load_encoders
 from .schedule import NoiseSchedule, scaled_linear_betas
-from .pipeline import UniDiffuser
 
 # %% ../nbs/41_pipeline_io.ipynb #9d6d3a82
 INDEX_NAME = 'unidiffuser_index.json' # marks (and describes) a folder written by `save_pipeline`
@@ -81,7 +80,7 @@ def _save_module(sd:dict, cfg, folder):
     save_file({k: v.detach().cpu().contiguous() for k, v in sd.items()}, os.path.join(folder, 'model.safetensors'), metadata={'format': 'pt'})
 
 # %% ../nbs/41_pipeline_io.ipynb #ffeb90fc
-def _write_pipeline(pipe:UniDiffuser, d):
+def _write_pipeline(pipe, d):
     "Write every component of `pipe` into the empty folder `d`, the index last."
     from safetensors.torch import save_file
     _spec = lambda obj: {'library': type(obj).__module__.split('.')[0], 'class': type(obj).__name__}  # for from_pretrained
@@ -114,7 +113,7 @@ def _swap_in(tmp, path):
     shutil.rmtree(old, ignore_errors=True)
 
 # %% ../nbs/41_pipeline_io.ipynb #75f2134e
-def save_pipeline(pipe:UniDiffuser,       # the pipeline; components that are None are skipped (and recorded)
+def save_pipeline(pipe,                   # a `UniDiffuser` (any object with its components); None ones are skipped
                   path,                   # folder to create
                   overwrite:bool=False    # replace an existing non-empty folder (atomically)
                  )->str:                  # the absolute path written
@@ -212,7 +211,7 @@ def _hf_class(spec:dict, what):
     except AttributeError: raise ValueError(f"{what}: {lib} has no class {name}; install the {lib} version the folder was saved with") from None
 
 # %% ../nbs/41_pipeline_io.ipynb #8e510474
-def _load_ours(p)->UniDiffuser:
+def _load_ours(p)->dict:
     "A folder written by `save_pipeline`."
     idx = _read_json(os.path.join(p, INDEX_NAME), 'index')
     if idx.get('format') != 'unidiffuser' or not isinstance(idx.get('components'), dict):
@@ -231,10 +230,10 @@ def _load_ours(p)->UniDiffuser:
         if n in comps: parts[n] = _guard(n, lambda: _hf_class(comps[n], n).from_pretrained(os.path.join(p, n)))
     if 'caption_tokenizer' in parts: parts['caption_tokenizer'] = caption_tokenizer(parts['caption_tokenizer'])
     betas = _read_file(os.path.join(p, idx.get('schedule', 'schedule.safetensors')), 'schedule')['betas']
-    return UniDiffuser(sched=NoiseSchedule(betas), **parts)
+    return dict(sched=NoiseSchedule(betas), **parts)
 
 # %% ../nbs/41_pipeline_io.ipynb #c3b1cb4b
-def _load_diffusers(p, **kwargs)->UniDiffuser:
+def _load_diffusers(p, **kwargs)->dict:
     "A diffusers `UniDiffuserPipeline` folder laid out like `thu-ml/unidiffuser-v1`."
     miss = [s for s in ('unet', 'text_decoder', 'text_tokenizer') if not os.path.isdir(os.path.join(p, s))]
     if miss: raise ValueError(f"diffusers folder {p} lacks subfolders {miss}; expected the layout of thu-ml/unidiffuser-v1 (UniDiffuserPipeline.save_pretrained)")
@@ -245,11 +244,11 @@ def _load_diffusers(p, **kwargs)->UniDiffuser:
     tok = _guard('text_tokenizer', lambda: caption_tokenizer(os.path.join(p, 'text_tokenizer')))
     sch = os.path.join(p, 'scheduler', 'scheduler_config.json')
     sched = _schedule_from_diffusers(_read_json(sch, 'scheduler')) if os.path.isfile(sch) else NoiseSchedule()
-    return UniDiffuser(uvit, caption_decoder=dec, caption_tokenizer=tok, sched=sched, **load_encoders(p, **kwargs))
+    return dict(uvit=uvit, caption_decoder=dec, caption_tokenizer=tok, sched=sched, **load_encoders(p, **kwargs))
 
 # %% ../nbs/41_pipeline_io.ipynb #5f6fcef2
 def _load_official(p, version=None, clip_text=None, clip_image=None, gpt2_tokenizer=None, uvit_config=None,
-                   caption_config=None, vae_config=None, **kwargs)->UniDiffuser:
+                   caption_config=None, vae_config=None, **kwargs)->dict:
     "A folder of the official release files, with CLIP and the GPT-2 tokenizer from elsewhere."
     if version is None: version = 1 if os.path.isfile(os.path.join(p, 'uvit_v1.pth')) else 0
     if version not in (0, 1): raise ValueError(f"version must be 0 or 1, got {version!r}")
@@ -279,23 +278,23 @@ def _load_official(p, version=None, clip_text=None, clip_image=None, gpt2_tokeni
         tok = parts['caption_tokenizer'] = _guard('gpt2_tokenizer', lambda: caption_tokenizer(tf.AutoTokenizer.from_pretrained(gpt2_tokenizer, **kwargs)))
         if len(tok) > parts['caption_decoder'].cfg.vocab_size:
             raise ValueError(f"gpt2_tokenizer has {len(tok)} tokens with <|EOS|>, the caption decoder {parts['caption_decoder'].cfg.vocab_size}; pass the tokenizer it was trained with ('gpt2')")
-    return UniDiffuser(**parts)
+    return parts
 
 # %% ../nbs/41_pipeline_io.ipynb #c9355276
-def _place(pipe:UniDiffuser, device=None, dtype=None)->UniDiffuser:
-    "Give every network of `pipe` its own 64-byte-aligned memory, then move it to `device` / `dtype`."
+def _place(parts:dict, device=None, dtype=None)->dict:
+    "Give every network in `parts` its own 64-byte-aligned memory, then move it to `device` / `dtype`."
     kw = {k: v for k, v in (('device', device), ('dtype', dtype)) if v is not None}
     for n in ('uvit', 'vae', 'image_encoder', 'text_encoder', 'caption_decoder'):
-        m = getattr(pipe, n)
+        m = parts.get(n)
         if m is None: continue
         with torch.no_grad():
             for t in list(m.parameters()) + list(m.buffers()):
                 if t.device.type == 'cpu' and t.numel() and t.data_ptr() % 64: t.data = t.data.clone()  # views into a mmap'd file
         if kw: m.to(**kw)
-    return pipe
+    return parts
 
 # %% ../nbs/41_pipeline_io.ipynb #5a29c72b
-def load_pipeline(path,                                      # folder of any of the three layouts, or a hub id 'owner/name'
+def load_components(path,                                      # folder of any of the three layouts, or a hub id 'owner/name'
                   device=None,                               # move the networks there after loading
                   dtype=None,                                # cast the networks (e.g. torch.float16)
                   version:int=None,                          # 0 or 1: which official U-ViT file; checked for every layout
@@ -306,8 +305,8 @@ def load_pipeline(path,                                      # folder of any of 
                   caption_config:CaptionDecoderConfig=None,  # official layout: override `CaptionDecoderConfig.paper()`
                   vae_config:dict=None,                      # official layout: override `sd_vae_config()`
                   **kwargs                                   # to snapshot_download / from_pretrained (revision, local_files_only, ...)
-                 )->UniDiffuser:
-    "Load a `UniDiffuser` from our folder, a diffusers `UniDiffuserPipeline` folder, the official `.pth` files or a hub id."
+                 )->dict:                                    # keyword arguments of `UniDiffuser(...)`
+    "The components of a pipeline (our folder, a diffusers `UniDiffuserPipeline` folder, the official `.pth` files or a hub id)."
     p, layout = os.fspath(path), detect_layout(path)
     if layout == 'hub':
         from huggingface_hub import snapshot_download
@@ -316,9 +315,9 @@ def load_pipeline(path,                                      # folder of any of 
         try: p = snapshot_download(p, **kw)
         except Exception as e: raise ValueError(f"could not download {p!r} from the Hugging Face hub ({type(e).__name__}: {e}); if you meant a local folder, it does not exist") from e
         layout, kwargs = detect_layout(p), {}  # now a local folder
-    if layout == 'unidiffuser': pipe = _load_ours(p)
-    elif layout == 'diffusers': pipe = _load_diffusers(p, **kwargs)
-    else: pipe = _load_official(p, version, clip_text, clip_image, gpt2_tokenizer, uvit_config, caption_config, vae_config, **kwargs)
-    if version is not None and pipe.uvit.cfg.use_data_type != (version == 1):
-        raise ValueError(f"version={version} was asked for but {p} holds a UniDiffuser-v{int(pipe.uvit.cfg.use_data_type)} network; drop version= or load the other checkpoint")
-    return _place(pipe, device, dtype)
+    if layout == 'unidiffuser': parts = _load_ours(p)
+    elif layout == 'diffusers': parts = _load_diffusers(p, **kwargs)
+    else: parts = _load_official(p, version, clip_text, clip_image, gpt2_tokenizer, uvit_config, caption_config, vae_config, **kwargs)
+    if version is not None and parts['uvit'].cfg.use_data_type != (version == 1):
+        raise ValueError(f"version={version} was asked for but {p} holds a UniDiffuser-v{int(parts['uvit'].cfg.use_data_type)} network; drop version= or load the other checkpoint")
+    return _place(parts, device, dtype)

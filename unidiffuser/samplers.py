@@ -14,6 +14,12 @@ import torch
 from .schedule import NoiseSchedule
 
 # %% ../nbs/12_sampling.ipynb #63e42a6c
+def _after_step(callback, i, t, x):
+    "Call `callback(i, t, x)`; a tensor it returns replaces the state (how a step-end callback edits the latents)."
+    if callback is None: return x
+    r = callback(i, t, x)
+    return r if torch.is_tensor(r) else x
+
 def _grid(sched, steps, t_start=None, t_end=0.):
     t_start = sched.T if t_start is None else t_start
     if steps < 1: raise ValueError(f"steps must be >= 1, got {steps}")
@@ -29,7 +35,7 @@ def sample_ddim(eps_fn,              # (x (B,D), t (B,) float64 in [0,T]) -> pre
                 eta:float=0.,        # 0: deterministic DDIM; 1: DDPM ancestral
                 ts=None,             # explicit decreasing timestep grid (steps+1 values); default linspace(T, 0, steps+1)
                 generator=None,      # torch.Generator for the eta > 0 noise
-                callback=None        # called as callback(i, t, x) after each step
+                callback=None        # callback(i, t, x) after each step (t on [0, T]); a returned tensor replaces x
                )->torch.Tensor:
     "DDIM (eta=0) / DDPM ancestral (eta=1) sampling on a timestep grid."
     sched = sched or NoiseSchedule()
@@ -44,7 +50,7 @@ def sample_ddim(eps_fn,              # (x (B,D), t (B,) float64 in [0,T]) -> pre
         sigma = eta * math.sqrt((1 - as_) / (1 - at) * (1 - at / as_))
         x = math.sqrt(as_) * x0 + math.sqrt(max(1 - as_ - sigma**2, 0.)) * eps
         if sigma > 0: x = x + sigma * torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        if callback is not None: callback(i, s, x)
+        x = _after_step(callback, i, s, x)
     return x
 
 # %% ../nbs/12_sampling.ipynb #39504e35
@@ -68,7 +74,7 @@ def sample_diffusers(eps_fn,         # (x, t) -> noise, t on the official [0, T]
         xin = scheduler.scale_model_input(x, k)
         t = torch.full((x.shape[0],), float(k) + t_offset, dtype=torch.float64, device=x.device)
         x = scheduler.step(eps_fn(xin, t), k, x, generator=generator).prev_sample
-        if callback is not None: callback(i, k, x)
+        x = _after_step(callback, i, k, x)
     return x
 
 # %% ../nbs/12_sampling.ipynb #46717993
@@ -83,7 +89,8 @@ def dpm_solver_pp_scheduler(order:int=3, **kw):
 def dpm_solver_fast_orders(steps:int, order:int=3)->list:
     "Orders of the steps of DPM-Solver's 'fast' method: as many order-`order` steps as fit, then a lower-order finish."
     if order not in (1, 2, 3): raise ValueError(f"DPM-Solver order must be 1, 2 or 3, got {order}")
-    if steps < order: raise ValueError(f"need at least {order} steps for order {order}, got {steps}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     if order == 3:
         K = steps // 3 + 1
         return [3] * (K - 2) + [2, 1] if steps % 3 == 0 else [3] * (K - 1) + ([1] if steps % 3 == 1 else [2])
@@ -139,6 +146,6 @@ def sample_dpm_solver(eps_fn,            # (x, t) -> noise, t on [0, T]
             D2 = x0_fn(u2, s2)
             x = sg_t / sg_s * x - a_t * phi_1 * D0 + 1. / r2 * a_t * phi_2 * (D2 - D0)
         i += o
-        if callback is not None: callback(k, t, x)
+        x = _after_step(callback, k, t, x)
     if denoise_to_zero: x = x0_fn(x, grid[-1])
     return x
