@@ -312,7 +312,7 @@ def sample_latents(self:UniDiffuser, generate,   # modalities to generate: ['img
                    guidance_scale:float=None,    # or diffusers' g = s + 1
                    uncond:dict=None,             # None: the model's own marginal ('true_uncond'); or clean latents ('empty_token')
                    steps:int=50, sampler='dpm_solver',
-                   generator=None,               # a torch.Generator, or a list with one per sample
+                   generator=None,               # a list with one per sample (batch-invariant), or one for the whole batch
                    data_type=1,
                    x_T=None,                     # starting noise: (n, D) packed, or {modality: (n, ...)} (missing ones drawn)
                    fixed_noise:dict=None,        # {modality: (n, ...)} marginalised noise held fixed over the steps
@@ -327,6 +327,12 @@ def sample_latents(self:UniDiffuser, generate,   # modalities to generate: ['img
     elif n is None and torch.is_tensor(x_T): n = x_T.shape[0]
     if n is None: raise ValueError("pass n (number of samples) when sampling without a condition")
     fn = uvit_eps_fn(self.uvit, data_type)
+    if not isinstance(generator, (list, tuple)) and not fixed_noise and (x_T is None or torch.is_tensor(x_T)):
+        cb, bar = self._step_callback(callback_on_step_end, sampler, steps, sampler_kw)  # one generator for the whole batch
+        with bar:
+            return sample(fn, fn.shapes, generate, cond or None, n=n, scale=s, sampler=sampler, steps=steps, sched=self.sched,
+                          generator=generator, device=self.device, dtype=torch.float32, x_T=x_T, return_nfe=True,
+                          uncond=uncond, batch_branches=batch_branches, callback=cb, **sampler_kw)
     gens = sample_generators(generator, n, self.device)
     if not torch.is_tensor(x_T):
         given = x_T or {}
