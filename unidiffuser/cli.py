@@ -50,7 +50,7 @@ def build_parser()->argparse.ArgumentParser:
 
 # %% ../nbs/90_cli.ipynb #fda152fe
 def _demo(a)->dict:
-    from unidiffuser.fmnist import demo, load_fmnist_pipeline
+    from unidiffuser.fmnist.experiment import demo, load_fmnist_pipeline
     import time
     t0 = time.time()
     r = demo(a.out, steps=a.steps, seed=a.seed, pipe=load_fmnist_pipeline(a.root), guidance_scale=a.scale)
@@ -58,16 +58,16 @@ def _demo(a)->dict:
 
 # %% ../nbs/90_cli.ipynb #2628b564
 def _train(a)->dict:
-    from unidiffuser.fmnist import train_fmnist
+    from unidiffuser.fmnist.experiment import train_fmnist
     if a.kind == 'all':
-        from unidiffuser.end_to_end import train_all
+        from unidiffuser.fmnist.end_to_end import train_all
         if a.ship or a.init or a.freeze: raise ValueError("train all builds a new checkpoint folder (--out) from scratch: drop --ship / --init / --freeze")
         return train_all(a.out, a.preset, uvit_steps=a.steps, n_train=a.n_train, progress=not a.quiet)
     return train_fmnist(a.kind, a.out, a.preset, a.steps, a.n_train, a.root, a.ship, a.init, tuple(a.freeze), a.weights, progress=not a.quiet)
 
 # %% ../nbs/90_cli.ipynb #6115e8d6
 def _evaluate(a)->dict:
-    from unidiffuser.fmnist import evaluate, load_fmnist_pipeline
+    from unidiffuser.fmnist.experiment import evaluate, load_fmnist_pipeline
     m = evaluate(load_fmnist_pipeline(a.root), n=a.n, steps=a.steps, guidance_scales=tuple(a.scales), seed=a.seed, root=a.root, fid_scales=(max(a.scales),))
     Path(a.out).mkdir(parents=True, exist_ok=True)
     (Path(a.out) / 'metrics.json').write_text(json.dumps(m, indent=1))
@@ -82,8 +82,8 @@ def _reproduce(a)->dict:
         M = reproduce_toy(out, getattr(ToyConfig, a.preset)(), progress=not a.quiet)
         return {'out': str(out), 'seconds': round(M['seconds']), 'mode energy distances': {k: f"{v['distance']:.4f} (floor {v['floor']:.4f})" for k, v in M['modes'].items()}}
     if a.target in ('fig1', 'fig3'):
-        from unidiffuser.fmnist import load_fmnist_pipeline
-        from unidiffuser import figures
+        from unidiffuser.fmnist.experiment import load_fmnist_pipeline
+        from unidiffuser.fmnist import figures
         pipe, steps = load_fmnist_pipeline(a.root), a.steps or 10
         if a.target == 'fig1':
             r = figures.figure1(pipe, out / 'fig1_all_tasks.png', steps=steps, seed=a.seeds[0])
@@ -95,7 +95,7 @@ def _reproduce(a)->dict:
         fig = figures.figure3(pipe, out / 'fig3_guidance.png', scales=scales, steps=steps, seed=a.seeds[0], metrics=rows)
         (out / 'metrics.json').write_text(json.dumps(dict(n=a.n, steps=steps, seeds=a.seeds, rows=rows), indent=1, default=str))
         return dict(figure=fig, table=figures.sweep_table(rows))
-    from unidiffuser.compare import reproduce_comparison
+    from unidiffuser.fmnist.compare import reproduce_comparison
     r = reproduce_comparison(out, (a.target,), n=a.n, steps=a.steps or 20, scales=tuple(a.scales or (0., 1., 3., 5.)), seeds=tuple(a.seeds), root=a.root, progress=not a.quiet)
     return {k: v for k, v in r.items() if k in ('fig5', 'fig6', 'table1', 'seconds', 'n', 'steps', 'seeds')}
 

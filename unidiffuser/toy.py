@@ -18,7 +18,7 @@ from .gmm import GaussianMixture
 from .distances import energy_distance, noise_floor, component_frequency_test
 from .modes import sample, paper_mode, all_role_assignments
 from .mlp import JointMLP, MLPConfig, as_eps_fn
-from .train import train, TrainConfig, gmm_batches
+from .loop import train, TrainConfig, gmm_batches
 from .samplers import sample_dpm_solver, sample_ddim, sample_diffusers, dpm_solver_pp_scheduler
 from .core import marginalisation_error, t0_target_gap
 from .utils import pack, unpack

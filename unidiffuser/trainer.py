@@ -18,7 +18,7 @@ from .mixture import task_mixture_loss
 from .schedule import NoiseSchedule
 from .uvit import UViT, UViTConfig
 from .pipeline import split_image, join_image, uvit_shapes
-from .train import TrainResult
+from .loop import TrainResult
 from .checkpoint import save_checkpoint, read_checkpoint, _restore
 from .utils import new_accelerator
 
