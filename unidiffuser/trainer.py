@@ -6,10 +6,11 @@ Docs: https://unidiffuser.github.io/unidiffuser/train_uvit.html.md"""
 
 # %% auto #0
 __all__ = ['encode_dataset', 'save_latents', 'load_latents', 'UViTTrainConfig', 'lr_factor', 'latent_batch', 'uvit_train_eps_fn',
-           'freeze_params', 'train_loop', 'train_uvit', 'grid_sample_fn', 'load_uvit_for_finetune', 'ddp_smoke']
+           'freeze_params', 'lr_scheduler_for', 'checkpoint_dirs', 'train_loop', 'train_uvit', 'grid_sample_fn',
+           'load_uvit_for_finetune', 'ddp_smoke']
 
 # %% ../nbs/34_train_uvit.ipynb #6771b3ae
-import os, json, time, math, copy, shutil, hashlib, warnings, functools
+import os, re, json, time, math, copy, shutil, hashlib, warnings, functools, contextlib
 from dataclasses import dataclass, field, asdict
 import torch
 from tqdm import tqdm
@@ -19,7 +20,7 @@ from .schedule import NoiseSchedule
 from .uvit import UViT, UViTConfig
 from .pipeline import split_image, join_image, uvit_shapes
 from .loop import TrainResult
-from .checkpoint import save_checkpoint, read_checkpoint, _restore
+from .checkpoint import save_checkpoint, read_checkpoint, restore_checkpoint
 from .utils import new_accelerator
 
 # %% ../nbs/34_train_uvit.ipynb #47614d0a
@@ -106,6 +107,8 @@ class UViTTrainConfig:
     betas: tuple = (0.9, 0.9)
     warmup: int = 5000          # linear warm-up steps, then constant
     lr_decay: str = 'constant'  # after warm-up: 'constant' (U-ViT) or 'cosine' (to 0 at `steps`; short CPU runs)
+    lr_scheduler: str = None    # a diffusers `get_scheduler` name ('constant', 'cosine', 'linear', ...); None: `lr_decay`
+    gradient_accumulation_steps: int = 1 # micro-batches of `batch_size` per optimizer step
     task_weights: tuple = ()    # (): Algorithm 1 (independent uniform timesteps, official); else 4 or 6 weights over (independent, t2i, i2t, joint[, i, t]), see `task_mixture_loss`
     ema_decay: float = 0.9999
     grad_clip: float = 1.0      # max gradient norm; 0: off
@@ -116,6 +119,7 @@ class UViTTrainConfig:
     freeze: tuple = ()          # parameter-name prefixes kept frozen, e.g. ('patch_embed', 'in_blocks.0')
     sample_every: int = 0       # call sample_fn every this many steps; 0: never
     checkpoint_every: int = 1000 # 0: only at the end
+    checkpoints_total_limit: int = None # numbered checkpoints (`checkpoint-N`): keep the newest this many; None: all
     log_every: int = 50
     seed: int = 0
     def __post_init__(self):
@@ -125,6 +129,7 @@ class UViTTrainConfig:
             raise ValueError(f"task_weights must be () (Algorithm 1) or 4 or 6 non-negative weights over (independent, t2i, i2t, joint[, i, t]), got {self.task_weights!r}")
         if self.mixed_precision not in ('no', 'bf16', 'fp16'): raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
         if self.batch_size < 1 or self.steps < 0 or self.log_every < 1: raise ValueError(f"need batch_size >= 1, steps >= 0, log_every >= 1; got {self.batch_size}, {self.steps}, {self.log_every}")
+        if self.gradient_accumulation_steps < 1: raise ValueError(f"gradient_accumulation_steps must be >= 1, got {self.gradient_accumulation_steps}")
         if self.lr_decay not in ('constant', 'cosine'): raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {self.lr_decay!r}")
         if self.data_type not in (0, 1): raise ValueError(f"data_type must be 0 (web) or 1 (curated), got {self.data_type!r}")
     def uvit_config(self)->UViTConfig: return UViTConfig(**self.uvit)
@@ -201,33 +206,59 @@ def freeze_params(model:torch.nn.Module, prefixes=())->list:
     return frozen
 
 # %% ../nbs/34_train_uvit.ipynb #7e54abb1
+def lr_scheduler_for(opt, cfg):
+    "diffusers' `get_scheduler(cfg.lr_scheduler)` when named, else `lr_factor` (warm-up, then constant or cosine)."
+    if getattr(cfg, 'lr_scheduler', None):
+        from diffusers.optimization import get_scheduler
+        return get_scheduler(cfg.lr_scheduler, opt, num_warmup_steps=cfg.warmup, num_training_steps=cfg.steps)
+    return torch.optim.lr_scheduler.LambdaLR(opt, functools.partial(lr_factor, cfg=cfg))
+
+def checkpoint_dirs(out_dir)->list:
+    "The numbered checkpoints `checkpoint-N` in `out_dir`, oldest first."
+    if not os.path.isdir(out_dir): return []
+    found = [(int(m.group(1)), os.path.join(out_dir, n)) for n in os.listdir(out_dir) if (m := re.fullmatch(r'checkpoint-(\d+)', n))]
+    return [p for _, p in sorted(found)]
+
+def _resume_source(out_dir, resume, numbered:bool):
+    "The checkpoint folder to resume from: None, `resume` itself (a path), or the newest in out_dir."
+    if not resume: return None
+    if isinstance(resume, (str, os.PathLike)) and resume not in ('latest',):
+        if not os.path.isdir(resume): raise ValueError(f"resume_from_checkpoint {str(resume)!r} is not a checkpoint folder")
+        return str(resume)
+    if numbered: return (checkpoint_dirs(out_dir) or [None])[-1]
+    ckpt = os.path.join(out_dir, 'checkpoint')
+    return next((p for p in (ckpt, ckpt + '.old') if os.path.isdir(p)), None)
+
 def train_loop(model:torch.nn.Module, # the network, on any device; parameters with requires_grad are trained
-               cfg,                   # settings: steps, lr, weight_decay, betas, warmup, lr_decay, ema_decay, grad_clip, mixed_precision, log_every, checkpoint_every
+               cfg,                   # settings: steps, lr, weight_decay, betas, warmup, lr_decay / lr_scheduler, ema_decay, grad_clip, mixed_precision, gradient_accumulation_steps, log_every, checkpoint_every, checkpoints_total_limit
                conf:dict,             # JSON config written to out_dir/config.json and into every checkpoint
-               batch_fn,              # batch_fn(step, rank, world, device) -> batch, drawn outside autocast
+               batch_fn,              # batch_fn(micro_step, rank, world, device) -> batch, drawn outside autocast (micro_step = step * accumulation + i)
                loss_fn,               # loss_fn(wrapped_model, batch, sched) -> (loss, dict of per-part losses for the log; may be empty)
-               out_dir,               # checkpoint/, config.json and log.jsonl go here
-               resume:bool=True,      # continue from out_dir/checkpoint when there is one
+               out_dir,               # checkpoints, config.json and log.jsonl go here
+               resume=True,           # True / 'latest': continue from the newest checkpoint in out_dir; a path: from it; False: start over
                accelerator=None,      # an `accelerate.Accelerator`; default: a new one with cfg.mixed_precision
                progress:bool=True,    # tqdm bar (main process)
                key:str='uvit',        # config entry of the network; a checkpoint for another network is refused
                on_step=None,          # on_step(done, info) on every process after the checkpoint; info: batch, loss, parts, lr, ema, main
-               desc:str='train'       # progress bar label
+               desc:str='train',      # progress bar label
+               numbered_checkpoints:bool=False # diffusers' layout `checkpoint-N` (kept up to cfg.checkpoints_total_limit); else one `checkpoint`
               )->TrainResult:
-    "The loop `train_uvit` and `train_vd` share: accelerate, AdamW, warm-up and decay, EMA, log.jsonl, resumable atomic checkpoints."
+    "The one training loop: accelerate (precision, accumulation, processes), AdamW, LR schedule, EMA, clipping, logs and trackers, resumable checkpoints."
     dev = torch.accelerator.is_available() if hasattr(torch, 'accelerator') else torch.cuda.is_available()
     acc = accelerator or new_accelerator(mixed_precision=cfg.mixed_precision, cpu=not dev)  # cpu=True: torchrun on CPUs gives gloo DDP
     model.to(acc.device).train()
     params = [p for p in model.parameters() if p.requires_grad]
     if not params: raise ValueError("every parameter is frozen; shorten cfg.freeze")
+    k_acc = getattr(cfg, 'gradient_accumulation_steps', 1)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas)
-    lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, functools.partial(lr_factor, cfg=cfg))
+    lr_sched = lr_scheduler_for(opt, cfg)
     ema = torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay)).requires_grad_(False)
-    ckpt, start = os.path.join(out_dir, 'checkpoint'), 0
-    src = next((p for p in (ckpt, ckpt + '.old') if os.path.isdir(p)), None) if resume else None
+    start, elapsed0 = 0, 0.
+    src = _resume_source(out_dir, resume, numbered_checkpoints)
     if src is not None:
-        start, old = _restore(src, model, ema, opt, lr_sched, key=key)
-        free = (key, 'steps', 'sample_every', 'checkpoint_every', 'log_every')
+        start, old = restore_checkpoint(src, model, ema, opt, lr_sched, key=key)
+        with open(os.path.join(src, 'state.json')) as f: elapsed0 = json.load(f).get('extra', {}).get('seconds', 0.)
+        free = (key, 'steps', 'sample_every', 'checkpoint_every', 'log_every', 'checkpoints_total_limit')
         changed = sorted(k for k, v in json.loads(json.dumps(conf)).items() if k not in free and old.get(k) != v)
         if changed: warnings.warn(f"resuming {src} with changed settings {changed}")
     main = acc.is_main_process
@@ -237,25 +268,40 @@ def train_loop(model:torch.nn.Module, # the network, on any device; parameters w
     def log(rec):
         if main:
             with open(os.path.join(out_dir, 'log.jsonl'), 'a') as f: f.write(json.dumps(rec) + '\n')
+    def checkpoint(done):
+        if not main: return
+        path = os.path.join(out_dir, f'checkpoint-{done}' if numbered_checkpoints else 'checkpoint')
+        save_checkpoint(path, model, ema, opt, lr_sched, done, conf, extra=dict(seconds=round(elapsed0 + time.time() - t0, 3)))
+        log(dict(event='checkpoint', step=done, rank=rank))
+        limit = getattr(cfg, 'checkpoints_total_limit', None)
+        if numbered_checkpoints and limit:
+            for old_ckpt in checkpoint_dirs(out_dir)[:-limit]: shutil.rmtree(old_ckpt, ignore_errors=True)
     net, opt = acc.prepare(model, opt)
     sched, rank, world = NoiseSchedule(), acc.process_index, acc.num_processes
     hist, run, t0 = [], [], time.time()
     for step in tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress or not acc.is_local_main_process, desc=desc):
-        b = batch_fn(step, rank, world, acc.device)
-        with acc.autocast(): loss, parts = loss_fn(net, b, sched)
-        if not torch.isfinite(loss): raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr or use mixed_precision='no'")
-        opt.zero_grad(set_to_none=True); acc.backward(loss)
+        opt.zero_grad(set_to_none=True); lv, parts = 0., {}
+        for i in range(k_acc):
+            b = batch_fn(step * k_acc + i, rank, world, acc.device)
+            sync = contextlib.nullcontext() if i == k_acc - 1 or world == 1 else acc.no_sync(net)  # all-reduce once per step
+            with sync:
+                with acc.autocast(): loss, ps = loss_fn(net, b, sched)
+                if not torch.isfinite(loss): raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr or use mixed_precision='no'")
+                acc.backward(loss / k_acc if k_acc > 1 else loss)
+            lv += loss.item() / k_acc
+            for n, v in ps.items(): parts[n] = parts.get(n, 0.) + v.item() / k_acc
         if cfg.grad_clip: acc.clip_grad_norm_(params, cfg.grad_clip)
         opt.step(); lr_sched.step(); ema.update_parameters(model)
-        done, lv, parts = step + 1, loss.item(), {k: p.item() for k, p in parts.items()}; run.append(lv)
+        done = step + 1; run.append(lv)
         if done % cfg.log_every == 0 or done == cfg.steps:
             hist.append((done, sum(run) / len(run))); run = []
-            log(dict(step=done, loss=hist[-1][1], lr=lr_sched.get_last_lr()[0], seconds=round(time.time() - t0, 3), **parts))
+            rec = dict(step=done, loss=hist[-1][1], lr=lr_sched.get_last_lr()[0], seconds=round(elapsed0 + time.time() - t0, 3), **parts)
+            log(rec)
+            if acc.trackers: acc.log({k: v for k, v in rec.items() if k != 'step'}, step=done)
         if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.steps:
-            if main: save_checkpoint(ckpt, model, ema, opt, lr_sched, done, conf); log(dict(event='checkpoint', step=done, rank=rank))
-            acc.wait_for_everyone()
+            checkpoint(done); acc.wait_for_everyone()
         if on_step is not None: on_step(done, dict(batch=b, loss=lv, parts=parts, lr=lr_sched.get_last_lr()[0], ema=ema, main=main))
-    return TrainResult(model, ema.module, hist, time.time() - t0, conf)
+    return TrainResult(model, ema.module, hist, elapsed0 + time.time() - t0, conf)
 
 # %% ../nbs/34_train_uvit.ipynb #8479b4c3
 def train_uvit(uvit:UViT=None,          # network to train; None: built from `cfg.uvit`
