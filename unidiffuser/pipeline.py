@@ -48,7 +48,8 @@ def uvit_eps_fn(uvit:UViT,     # the joint network
                ):
     "The U-ViT as a dict-interface joint noise predictor over `'img'` (flat z and CLIP) and `'txt'`."
     cfg, p = uvit.cfg, next(uvit.parameters())
-    if data_type not in (0, 1): raise ValueError(f"data_type must be 0 (web data) or 1 (curated data), got {data_type!r}")
+    if data_type not in (0, 1):
+        raise ValueError(f"data_type must be 0 (web data) or 1 (curated data), got {data_type!r}")
     @torch.no_grad()
     def eps_fn(xs, ts):
         ref = xs['img']
@@ -83,8 +84,10 @@ def pipeline_defaults(d:dict=None)->dict:
     if isinstance(out['scale'], bool) or not isinstance(out['scale'], numbers.Real) or not 0 <= out['scale'] < math.inf:
         raise ValueError(f"default scale must be a finite number >= 0, got {out['scale']!r}")
     for k in ('num_inference_steps', 'caption_max_len'):
-        if isinstance(out[k], bool) or not isinstance(out[k], numbers.Integral) or out[k] < 1: raise ValueError(f"default {k} must be an integer >= 1, got {out[k]!r}")
-    return {'scale': float(out['scale']), 'num_inference_steps': int(out['num_inference_steps']), 'caption_max_len': int(out['caption_max_len'])}
+        if isinstance(out[k], bool) or not isinstance(out[k], numbers.Integral) or out[k] < 1:
+            raise ValueError(f"default {k} must be an integer >= 1, got {out[k]!r}")
+    return {'scale': float(out['scale']), 'num_inference_steps': int(out['num_inference_steps']),
+            'caption_max_len': int(out['caption_max_len'])}
 
 # %% ../nbs/40_pipeline.ipynb #67d4e629
 class UniDiffuser:
@@ -98,7 +101,7 @@ class UniDiffuser:
                  caption_decoder=None,      # `unidiffuser.caption.CaptionDecoder` (encode_prefix, GPT-2, decode_prefix)
                  caption_tokenizer=None,    # GPT-2 tokenizer with `<|EOS|>`
                  sched:NoiseSchedule=None,  # noise schedule (default: Stable Diffusion scaled-linear)
-                 defaults:dict=None):       # call defaults overriding PIPELINE_DEFAULTS (scale, num_inference_steps, caption_max_len)
+                 defaults:dict=None):       # call defaults overriding PIPELINE_DEFAULTS
         self.uvit, self.vae, self.image_encoder, self.clip_image_processor = uvit, vae, image_encoder, clip_image_processor
         self.text_encoder, self.clip_tokenizer = text_encoder, clip_tokenizer
         self.caption_decoder, self.caption_tokenizer = caption_decoder, caption_tokenizer
@@ -118,7 +121,9 @@ class UniDiffuser:
 
     def _need(self, *names):
         miss = [n for n in names if getattr(self, n) is None]
-        if miss: raise ValueError(f"this operation needs the components {miss}; pass them to UniDiffuser(...) or load a full pipeline")
+        if miss:
+            raise ValueError(f"this operation needs the components {miss}; pass them to UniDiffuser(...) or load a "
+                             f"full pipeline")
 
     def __repr__(self):
         have = [n for n in ('vae', 'image_encoder', 'text_encoder', 'caption_decoder') if getattr(self, n) is not None]
@@ -144,7 +149,7 @@ def save_pretrained(self:UniDiffuser, path, **kwargs):
 # %% ../nbs/40_pipeline.ipynb #b2c10001
 @patch
 def to(self:UniDiffuser, *args, **kwargs):
-    "Move and/or cast every network as `nn.Module.to` does (`pipe.to('cuda')`, `pipe.to(torch.float16)`); returns the pipeline."
+    "Move and/or cast every network as `nn.Module.to` does (`pipe.to('cuda')`, `pipe.to(torch.float16)`); returns self."
     for n in ('uvit', 'vae', 'image_encoder', 'text_encoder', 'caption_decoder'):
         m = getattr(self, n)
         if m is not None: m.to(*args, **kwargs)
@@ -184,7 +189,8 @@ def encode_image(self:UniDiffuser, images, # PIL image(s), (B, 3, H, W) tensor i
     _check_finite('images', images)
     px = images if torch.is_tensor(images) and images.ndim == 4 else images_to_tensor(images if isinstance(images, (list, tuple)) else [images], self.image_size)
     if px.shape[-1] != self.image_size or px.shape[-2] != self.image_size:
-        raise ValueError(f"images are {tuple(px.shape[-2:])} pixels, the model expects {self.image_size}x{self.image_size}; pass PIL images to resize and crop")
+        raise ValueError(f"images are {tuple(px.shape[-2:])} pixels, the model expects "
+                         f"{self.image_size}x{self.image_size}; pass PIL images to resize and crop")
     v = px.to(self.vae.device, self.vae.dtype)
     if isinstance(generator, (list, tuple)):
         if len(generator) != len(px): raise ValueError(f"generator: {len(generator)} generators for {len(px)} images")
@@ -223,7 +229,8 @@ def resolve_guidance(guidance_scale=None, # diffusers' g: g eps_c + (1 - g) eps_
                     )->float:             # the paper's s
     "The paper's guidance scale s from either convention (g = s + 1); both at once is an error."
     if guidance_scale is not None and scale is not None:
-        raise ValueError(f"give guidance_scale (diffusers' g) or scale (the paper's s = g - 1), not both; got {guidance_scale!r} and {scale!r}")
+        raise ValueError(f"give guidance_scale (diffusers' g) or scale (the paper's s = g - 1), not both; got "
+                         f"{guidance_scale!r} and {scale!r}")
     for name, v in (('guidance_scale', guidance_scale), ('scale', scale)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v)):
             raise ValueError(f"{name} must be a finite number, got {v!r}")
@@ -238,12 +245,16 @@ def sample_generators(generator, # None, a torch.Generator, or a list of them wi
                       device=None)->list:
     "One generator per sample: a list as given; one generator (None: torch's default) seeds a child per sample."
     if isinstance(generator, (list, tuple)):
-        if not all(isinstance(g, torch.Generator) for g in generator): raise ValueError("generator: every item of the list must be a torch.Generator")
-        if len(generator) != n: raise ValueError(f"generator: a list of {len(generator)} generators for {n} samples; pass one per sample, or a single generator")
+        if not all(isinstance(g, torch.Generator) for g in generator):
+            raise ValueError("generator: every item of the list must be a torch.Generator")
+        if len(generator) != n:
+            raise ValueError(f"generator: a list of {len(generator)} generators for {n} samples; pass one per "
+                             f"sample, or a single generator")
         return list(generator)
     if generator is not None and not isinstance(generator, torch.Generator):
         hint = f"torch.Generator().manual_seed({generator})" if isinstance(generator, int) else "torch.Generator().manual_seed(seed)"
-        raise ValueError(f"generator must be a torch.Generator or a list of them (one per sample), got {type(generator).__name__}; for a seed pass {hint}")
+        raise ValueError(f"generator must be a torch.Generator or a list of them (one per sample), got "
+                         f"{type(generator).__name__}; for a seed pass {hint}")
     dev = generator.device if generator is not None else torch.device('cpu')
     base = int(torch.randint(0, 2 ** 62, (1,), generator=generator, device=dev))
     return [torch.Generator(dev).manual_seed((base + 1_000_003 * i) % 2 ** 63) for i in range(n)]
@@ -308,7 +319,8 @@ def _aux_generator(gens, sampler, sampler_kw, device)->torch.Generator:
 @patch
 def _step_callback(self:UniDiffuser, callback_on_step_end, sampler, steps, sampler_kw)->tuple:
     "The sampler's per-step callback (progress bar, diffusers-style `callback_on_step_end`) and the bar."
-    if sampler == 'dpm_solver': total, t_of = len(dpm_solver_fast_orders(steps, sampler_kw.get('order', 3))), lambda t: float(t) * self.sched.T
+    if sampler == 'dpm_solver':
+        total, t_of = len(dpm_solver_fast_orders(steps, sampler_kw.get('order', 3))), lambda t: float(t) * self.sched.T
     elif isinstance(sampler, str): total, t_of = steps if sampler_kw.get('ts') is None else len(sampler_kw['ts']) - 1, float
     else: total, t_of = steps, lambda k: float(k) + sampler_kw.get('t_offset', 1.)
     bar = self.progress_bar(total)
@@ -317,7 +329,8 @@ def _step_callback(self:UniDiffuser, callback_on_step_end, sampler, steps, sampl
         if callback_on_step_end is None: return None
         out = callback_on_step_end(self, i, t_of(t), {'latents': x})
         if out is not None and not isinstance(out, dict):
-            raise ValueError(f"callback_on_step_end must return a dict (e.g. {{'latents': x}}) or None, got {type(out).__name__}")
+            raise ValueError(f"callback_on_step_end must return a dict (e.g. {{'latents': x}}) or None, got "
+                             f"{type(out).__name__}")
         return (out or {}).get('latents')
     return cb, bar
 
@@ -354,8 +367,8 @@ def sample_latents(self:UniDiffuser, generate,   # modalities to generate: ['img
     gens = sample_generators(generator, n, self.device)
     if not torch.is_tensor(x_T):
         given = x_T or {}
-        x_T = torch.cat([(given[m].to(self.device, torch.float32) if m in given else _randn(gens, fn.shapes[m], self.device)).flatten(1)
-                         for m in generate], 1)
+        draw = lambda m: given[m].to(self.device, torch.float32) if m in given else _randn(gens, fn.shapes[m], self.device)
+        x_T = torch.cat([draw(m).flatten(1) for m in generate], 1)
     model = per_sample_noise(fn, gens, _branch_noise(list(fn.shapes), generate, cond, s, uncond), batch_branches, fixed_noise)
     cb, bar = self._step_callback(callback_on_step_end, sampler, steps, sampler_kw)
     with bar:
@@ -376,7 +389,8 @@ def _alias(name, value, old, old_value, default=None):
     return value if value is not None else old_value if old_value is not None else default
 
 def _check_int(name, v, lo:int=1)->int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo: raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
     return int(v)
 
 def _check_finite(name, x):
@@ -400,7 +414,8 @@ def _condition_txt(self:UniDiffuser, prompt, text_condition):
         raise ValueError("this mode needs a prompt: pass prompt='...' (or a list), or text_condition=(B, 77, 64)")
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     if any(not isinstance(p, str) for p in prompts): raise ValueError("prompts must be strings")
-    if any(not p.strip() for p in prompts): warnings.warn("an empty prompt conditions on the empty caption (the 'empty_token'); use mode='i' for unconditional images")
+    if any(not p.strip() for p in prompts): warnings.warn("an empty prompt conditions on the empty caption (the "
+                                                          "'empty_token'); use mode='i' for unconditional images")
     return self.encode_prompt(prompts)
 
 # %% ../nbs/40_pipeline.ipynb #0c96e735
@@ -408,17 +423,20 @@ def _condition_txt(self:UniDiffuser, prompt, text_condition):
 def _condition_img(self:UniDiffuser, image, image_condition, generator):
     if image_condition is not None: return image_condition
     if image is None or (isinstance(image, (list, tuple)) and len(image) == 0):
-        raise ValueError("this mode needs an image: pass image=PIL image / list / (B, 3, H, W) tensor, or image_condition=(B, D)")
+        raise ValueError("this mode needs an image: pass image=PIL image / list / (B, 3, H, W) tensor, or "
+                         "image_condition=(B, D)")
     return self.encode_image(image, generator=generator)
 
 # %% ../nbs/40_pipeline.ipynb #b2c1000d
 @patch
-def _infer_mode(self:UniDiffuser, mode, prompt, image, text_condition, image_condition, latents, prompt_latents, vae_latents, clip_latents)->str:
+def _infer_mode(self:UniDiffuser, mode, prompt, image, text_condition, image_condition,
+                latents, prompt_latents, vae_latents, clip_latents)->str:
     "The mode as given (diffusers' names accepted), else inferred from the inputs as diffusers' `_infer_mode` does."
     if mode is not None:
         m = _DIFFUSERS_MODES.get(mode, mode) if isinstance(mode, str) else mode
         if m not in PIPELINE_MODES:
-            raise ValueError(f"unknown mode {mode!r}; choose one of {list(PIPELINE_MODES)} or diffusers' {list(_DIFFUSERS_MODES)} "
+            raise ValueError(f"unknown mode {mode!r}; choose one of {list(PIPELINE_MODES)} or diffusers' "
+                             f"{list(_DIFFUSERS_MODES)} "
                              "(the first argument is the mode: pass a prompt as prompt=...)")
         return m
     if prompt is not None or text_condition is not None: return 't2i'
@@ -430,11 +448,14 @@ def _infer_mode(self:UniDiffuser, mode, prompt, image, text_condition, image_con
 @patch
 def _check_inputs(self:UniDiffuser, prompt, image, uncond, handoff, output_type, rounds, **tensors):
     "Refuse bad arguments by name, before anything is encoded or sampled."
-    if prompt is not None and not (isinstance(prompt, str) or (isinstance(prompt, (list, tuple)) and all(isinstance(p, str) for p in prompt))):
+    strings = isinstance(prompt, str) or (isinstance(prompt, (list, tuple)) and all(isinstance(p, str) for p in prompt))
+    if prompt is not None and not strings:
         raise ValueError(f"prompt must be a string or a list of strings, got {type(prompt).__name__}: {prompt!r}")
-    if uncond not in ('true_uncond', 'empty_token'): raise ValueError(f"unknown uncond {uncond!r}; use 'true_uncond' or 'empty_token'")
+    if uncond not in ('true_uncond', 'empty_token'):
+        raise ValueError(f"unknown uncond {uncond!r}; use 'true_uncond' or 'empty_token'")
     if handoff not in ('latent', 'decoded'): raise ValueError(f"unknown handoff {handoff!r}; use 'latent' or 'decoded'")
-    if output_type not in ('pil', 'np', 'pt', 'latent'): raise ValueError(f"unknown output_type {output_type!r}; use 'pil', 'np', 'pt' or 'latent'")
+    if output_type not in ('pil', 'np', 'pt', 'latent'):
+        raise ValueError(f"unknown output_type {output_type!r}; use 'pil', 'np', 'pt' or 'latent'")
     _check_int('rounds', rounds)
     _check_finite('image', image)
     for name, t in tensors.items():
@@ -443,16 +464,20 @@ def _check_inputs(self:UniDiffuser, prompt, image, uncond, handoff, output_type,
         _check_finite(name, t)
 
 @patch
-def _batch_size(self:UniDiffuser, mode, prompt, image, text_condition, image_condition, num_samples, k_img, k_txt, start)->tuple:
+def _batch_size(self:UniDiffuser, mode, prompt, image, text_condition, image_condition,
+                num_samples, k_img, k_txt, start)->tuple:
     "(samples, repeats of each condition) of a call, from its inputs alone."
     from_text = mode in ('t2i', 't2i2t') or (mode == 'gibbs' and image is None and image_condition is None)
     if from_text:
         b = text_condition.shape[0] if text_condition is not None else 1 if isinstance(prompt, str) else len(prompt or [])
-        if b == 0: raise ValueError("this mode needs a prompt: pass prompt='...' (or a list), or text_condition=(B, 77, 64)")
+        if b == 0:
+            raise ValueError("this mode needs a prompt: pass prompt='...' (or a list), or text_condition=(B, 77, 64)")
         k = 1 if mode == 'gibbs' else k_img
     elif mode in ('i2t', 'i2t2i', 'gibbs'):
         b = image_condition.shape[0] if image_condition is not None else _n_images(image)
-        if b == 0: raise ValueError("this mode needs an image: pass image=PIL image / list / (B, 3, H, W) tensor, or image_condition=(B, D)")
+        if b == 0:
+            raise ValueError("this mode needs an image: pass image=PIL image / list / (B, 3, H, W) tensor, or "
+                             "image_condition=(B, D)")
         k = 1 if mode == 'gibbs' else k_txt
     else:
         given = next((v.shape[0] for v in start.values()), None)
@@ -462,7 +487,9 @@ def _batch_size(self:UniDiffuser, mode, prompt, image, text_condition, image_con
         _check_int('num_samples', b)
     n = b * k
     for name, v in start.items():
-        if v.shape[0] != n: raise ValueError(f"the starting noise given for {name!r} has batch {v.shape[0]}, but the call makes {n} samples")
+        if v.shape[0] != n:
+            raise ValueError(f"the starting noise given for {name!r} has batch {v.shape[0]}, but the call makes {n} "
+                             f"samples")
     return n, k
 
 # %% ../nbs/40_pipeline.ipynb #b2c1000e
@@ -470,33 +497,46 @@ def _batch_size(self:UniDiffuser, mode, prompt, image, text_condition, image_con
 def _start_noise(self:UniDiffuser, mode, latents, prompt_latents, vae_latents, clip_latents)->tuple:
     "diffusers' starting-noise arguments -> ({modality: starting noise} of generated ones, {modality: noise held fixed})."
     gen = {'joint': ['img', 'txt'], 't2i': ['img'], 'i': ['img'], 'i2t': ['txt'], 't': ['txt']}.get(mode)
-    given = [n for n, v in (('latents', latents), ('prompt_latents', prompt_latents), ('vae_latents', vae_latents), ('clip_latents', clip_latents)) if v is not None]
+    args = dict(latents=latents, prompt_latents=prompt_latents, vae_latents=vae_latents, clip_latents=clip_latents)
+    given = [n for n, v in args.items() if v is not None]
     if not given: return {}, {}
-    if gen is None: raise ValueError(f"{given} set the starting noise of one sampling run, and mode {mode!r} chains several; use 'joint', 't2i', 'i2t', 'i' or 't'")
+    if gen is None:
+        raise ValueError(f"{given} set the starting noise of one sampling run, and mode {mode!r} chains several; use "
+                         f"'joint', 't2i', 'i2t', 'i' or 't'")
     S, dev = self.shapes, self.device
     if latents is not None:
         if len(given) > 1: raise ValueError("give latents, or prompt_latents / vae_latents / clip_latents, not both")
         D = sum(math.prod(S[m]) for m in gen)
-        if latents.ndim < 2 or latents[0].numel() != D: raise ValueError(f"latents must be (B, {D}) for mode {mode!r} (packed [z, clip, text]), got {tuple(latents.shape)}")
+        if latents.ndim < 2 or latents[0].numel() != D:
+            raise ValueError(f"latents must be (B, {D}) for mode {mode!r} (packed [z, clip, text]), got "
+                             f"{tuple(latents.shape)}")
         x, out, i = latents.flatten(1).to(dev, torch.float32), {}, 0
         for m in gen: out[m], i = x[:, i:i + math.prod(S[m])].reshape(-1, *S[m]), i + math.prod(S[m])
         return out, {}
     parts, cfg = {}, self.uvit.cfg
-    if (vae_latents is None) != (clip_latents is None): raise ValueError("give vae_latents and clip_latents together: the image state is both")
+    if (vae_latents is None) != (clip_latents is None):
+        raise ValueError("give vae_latents and clip_latents together: the image state is both")
     if vae_latents is not None:
         zs, cs = (cfg.in_chans, cfg.img_size, cfg.img_size), (1, cfg.clip_img_dim)
         if tuple(vae_latents.shape[1:]) != zs or tuple(clip_latents.shape[1:]) != cs:
-            raise ValueError(f"vae_latents must be (B, {', '.join(map(str, zs))}) and clip_latents (B, 1, {cfg.clip_img_dim}); got {tuple(vae_latents.shape)}, {tuple(clip_latents.shape)}")
-        if mode == 'i2t': raise ValueError("vae_latents / clip_latents are diffusers' starting image noise, and i2t generates no image; to condition on image latents use image_condition=")
+            raise ValueError(f"vae_latents must be (B, {', '.join(map(str, zs))}) and clip_latents (B, 1, "
+                             f"{cfg.clip_img_dim}); got {tuple(vae_latents.shape)}, {tuple(clip_latents.shape)}")
+        if mode == 'i2t':
+            raise ValueError("vae_latents / clip_latents are diffusers' starting image noise, and i2t generates no "
+                             "image; to condition on image latents use image_condition=")
         parts['img'] = join_image(vae_latents.to(dev, torch.float32), clip_latents.to(dev, torch.float32))
     if prompt_latents is not None:
         self._need('caption_decoder')
         L, w = cfg.num_text_tokens, self.caption_decoder.cfg.prefix_inner_dim
         if prompt_latents.ndim != 3 or tuple(prompt_latents.shape[1:]) != (L, w):
-            raise ValueError(f"prompt_latents is diffusers' starting text noise, (B, {L}, {w}) before the caption decoder's encode_prefix; got "
+            raise ValueError(f"prompt_latents is diffusers' starting text noise, (B, {L}, {w}) before the caption "
+                             f"decoder's encode_prefix; got "
                              f"{tuple(prompt_latents.shape)}. To condition on a clean (B, {L}, {cfg.text_dim}) text latent use text_condition=")
-        if mode == 't2i': raise ValueError("prompt_latents is diffusers' starting text noise, and t2i generates no text; to condition on a text latent use text_condition=")
-        with torch.no_grad(): parts['txt'] = self.caption_decoder.encode(prompt_latents.to(next(self.caption_decoder.parameters()))).to(dev, torch.float32)
+        if mode == 't2i':
+            raise ValueError("prompt_latents is diffusers' starting text noise, and t2i generates no text; to "
+                             "condition on a text latent use text_condition=")
+        with torch.no_grad(): y = self.caption_decoder.encode(prompt_latents.to(next(self.caption_decoder.parameters())))
+        parts['txt'] = y.to(dev, torch.float32)
     return {m: v for m, v in parts.items() if m in gen}, {m: v for m, v in parts.items() if m not in gen}
 
 # %% ../nbs/40_pipeline.ipynb #b2c1000f
@@ -507,7 +547,8 @@ def _run_mode(self:UniDiffuser, mode, prompt, image, text_condition, image_condi
     nfe = 0
     def run(generate, cond=None, scale=0., unc=None, x_T=None, fix=None):
         nonlocal nfe
-        out, c = self.sample_latents(generate, cond, n=len(gens), scale=scale, uncond=unc, generator=gens, x_T=x_T, fixed_noise=fix, **kw)
+        out, c = self.sample_latents(generate, cond, n=len(gens), scale=scale, uncond=unc, generator=gens, x_T=x_T,
+                                     fixed_noise=fix, **kw)
         nfe += c
         return out
     def t2i(y, x_T=None):
@@ -520,10 +561,12 @@ def _run_mode(self:UniDiffuser, mode, prompt, image, text_condition, image_condi
     elif mode in ('t2i', 't2i2t'):
         lat['img'] = t2i(_repeat(self._condition_txt(prompt, text_condition), k), start)
         if mode == 't2i2t':
-            lat['txt'] = i2t(lat['img'] if handoff == 'latent' else self.encode_image(self.decode_image(lat['img'], 'pt'), generator=gens))
+            x = lat['img'] if handoff == 'latent' else self.encode_image(self.decode_image(lat['img'], 'pt'), generator=gens)
+            lat['txt'] = i2t(x)
     elif mode in ('i2t', 'i2t2i'):
         lat['txt'] = i2t(_repeat(self._condition_img(image, image_condition, gens[::k]), k), start)
-        if mode == 'i2t2i': lat['img'] = t2i(lat['txt'] if handoff == 'latent' else self.encode_prompt(self.decode_text(lat['txt'])))
+        if mode == 'i2t2i':
+            lat['img'] = t2i(lat['txt'] if handoff == 'latent' else self.encode_prompt(self.decode_text(lat['txt'])))
     else:  # blocked Gibbs: alternate the two conditionals, starting from whichever modality is given
         if image is None and image_condition is None: x, chain = None, [{'txt': self._condition_txt(prompt, text_condition)}]
         else: x, chain = self._condition_img(image, image_condition, gens), []
@@ -574,14 +617,17 @@ def __call__(self:UniDiffuser, mode:str=None,   # one of PIPELINE_MODES (or diff
              steps:int=None, image_latents=None, # older names of num_inference_steps and image_condition
              **sampler_kw)->UniDiffuserOutput:  # e.g. t_offset=0. with a diffusers scheduler as sampler
     "Sample any of the paper's modes, with diffusers' argument names; returns images and/or captions (and the latents)."
-    mode = self._infer_mode(mode, prompt, image, text_condition, image_condition, latents, prompt_latents, vae_latents, clip_latents)
-    n_steps = _check_int('num_inference_steps' if num_inference_steps is not None else 'steps',
-                         _alias('num_inference_steps', num_inference_steps, 'steps', steps, default=self.defaults['num_inference_steps']))
+    mode = self._infer_mode(mode, prompt, image, text_condition, image_condition,
+                            latents, prompt_latents, vae_latents, clip_latents)
+    n_steps = _alias('num_inference_steps', num_inference_steps, 'steps', steps, default=self.defaults['num_inference_steps'])
+    n_steps = _check_int('num_inference_steps' if num_inference_steps is not None else 'steps', n_steps)
     image_condition = _alias('image_condition', image_condition, 'image_latents', image_latents)
     s = resolve_guidance(guidance_scale, scale, default=self.defaults['scale'])
-    k_img, k_txt = _check_int('num_images_per_prompt', num_images_per_prompt), _check_int('num_prompts_per_image', num_prompts_per_image)
+    k_img = _check_int('num_images_per_prompt', num_images_per_prompt)
+    k_txt = _check_int('num_prompts_per_image', num_prompts_per_image)
     self._check_inputs(prompt, image, uncond, handoff, output_type, rounds, latents=latents, prompt_latents=prompt_latents,
-                       vae_latents=vae_latents, clip_latents=clip_latents, text_condition=text_condition, image_condition=image_condition)
+                       vae_latents=vae_latents, clip_latents=clip_latents, text_condition=text_condition,
+                       image_condition=image_condition)
     start, fixed = self._start_noise(mode, latents, prompt_latents, vae_latents, clip_latents)
     n, k = self._batch_size(mode, prompt, image, text_condition, image_condition, num_samples, k_img, k_txt, {**start, **fixed})
     gens = sample_generators(generator, n, self.device)
@@ -616,7 +662,8 @@ def interpolate(self:UniDiffuser, image_a=None, image_b=None, # two images (or g
     s = resolve_guidance(guidance_scale, scale, default=self.defaults['scale'])
     g2 = sample_generators(generator, 2, self.device)
     if image_latents is None:
-        if image_a is None or image_b is None: raise ValueError("give image_a and image_b, or image_latents of shape (2, D)")
+        if image_a is None or image_b is None:
+            raise ValueError("give image_a and image_b, or image_latents of shape (2, D)")
         image_latents = self.encode_image([image_a, image_b], generator=g2)
     if image_latents.shape[0] != 2: raise ValueError(f"need exactly two images, got {image_latents.shape[0]}")
     kw = dict(steps=steps, sampler=sampler, data_type=data_type)

@@ -30,17 +30,21 @@ _DIFFUSERS_SUBFOLDERS = ('unet', 'vae', 'text_encoder', 'clip_tokenizer', 'image
 # %% ../nbs/41_pipeline_io.ipynb #2553e515
 def _read_json(f, what):
     "A JSON file, or a ValueError naming the component when it is missing or truncated."
-    if not os.path.isfile(f): raise ValueError(f"{what}: missing {f}; the folder is incomplete: save or download it again")
+    if not os.path.isfile(f):
+        raise ValueError(f"{what}: missing {f}; the folder is incomplete: save or download it again")
     try:
         with open(f) as fh: return json.load(fh)
-    except json.JSONDecodeError as e: raise ValueError(f"{what}: {f} is not valid JSON ({e}); it is probably truncated: save or download it again") from e
+    except json.JSONDecodeError as e: raise ValueError(f"{what}: {f} is not valid JSON ({e}); it is probably "
+                                                       f"truncated: save or download it again") from e
 
 # %% ../nbs/41_pipeline_io.ipynb #56de22bc
 def _read_file(f, what)->dict:
     "A weights file (safetensors or weights-only .pth); missing or unreadable files raise a ValueError naming the component."
-    if not os.path.isfile(f): raise ValueError(f"{what}: missing file {f}; the folder is incomplete: save or download it again")
+    if not os.path.isfile(f):
+        raise ValueError(f"{what}: missing file {f}; the folder is incomplete: save or download it again")
     try: return read_state_dict(f)
-    except Exception as e: raise ValueError(f"{what}: cannot read {f} ({type(e).__name__}: {e}); it is probably truncated or corrupt: save or download it again") from e
+    except Exception as e: raise ValueError(f"{what}: cannot read {f} ({type(e).__name__}: {e}); it is probably "
+                                            f"truncated or corrupt: save or download it again") from e
 
 # %% ../nbs/41_pipeline_io.ipynb #221e2821
 def _read_weights(folder, what)->dict:
@@ -53,7 +57,8 @@ def _read_weights(folder, what)->dict:
                 for s in sorted(set(_read_json(f + '.index.json', what)['weight_map'].values())): sd.update(_read_file(os.path.join(folder, s), what))
                 return sd
             if os.path.isfile(f): return _read_file(f, what)
-    raise ValueError(f"{what}: no weights in {folder} (expected model.safetensors or diffusion_pytorch_model.safetensors); save or download it again")
+    raise ValueError(f"{what}: no weights in {folder} (expected model.safetensors or "
+                     f"diffusion_pytorch_model.safetensors); save or download it again")
 
 # %% ../nbs/41_pipeline_io.ipynb #a0ac0f26
 def _guard(what, fn):
@@ -62,13 +67,16 @@ def _guard(what, fn):
     except (ValueError, KeyError) as e:
         msg = str(e.args[0] if e.args else e)
         raise ValueError(msg if msg.startswith(what) else f"{what}: {msg}") from e
-    except Exception as e: raise ValueError(f"{what}: {type(e).__name__}: {e}; its files may be incomplete or truncated: save or download them again") from e
+    except Exception as e: raise ValueError(f"{what}: {type(e).__name__}: {e}; its files may be incomplete or "
+                                            f"truncated: save or download them again") from e
 
 # %% ../nbs/41_pipeline_io.ipynb #66536136
 def _dataclass_from(cls, d:dict, what):
     "Build a config dataclass from a JSON dict, refusing fields it does not know."
     extra = sorted(set(d) - {f.name for f in fields(cls)})
-    if extra: raise ValueError(f"{what}: config.json has fields {extra} that {cls.__name__} does not know; was it written by a newer unidiffuser? upgrade it")
+    if extra:
+        raise ValueError(f"{what}: config.json has fields {extra} that {cls.__name__} does not know; was it written "
+                         f"by a newer unidiffuser? upgrade it")
     return cls(**d)
 
 # %% ../nbs/41_pipeline_io.ipynb #21772442
@@ -83,7 +91,8 @@ def _save_module(sd:dict, cfg, folder):
 def model_card(pipe)->str:
     "A Hugging Face model card (README.md with YAML metadata) describing a pipeline folder and its call defaults."
     nets = [(n, type(getattr(pipe, n)).__name__, sum(p.numel() for p in getattr(pipe, n).parameters()))
-            for n in ('uvit', 'vae', 'image_encoder', 'text_encoder', 'caption_decoder') if getattr(pipe, n, None) is not None]
+            for n in ('uvit', 'vae', 'image_encoder', 'text_encoder', 'caption_decoder')
+            if getattr(pipe, n, None) is not None]
     d, c = getattr(pipe, 'defaults', {}), pipe.uvit.cfg
     rows = '\n'.join(f"| `{n}` | `{k}` | {m:,} |" for n, k, m in nets)
     dflt = '\n'.join(f"| `{k}` | {v} |" for k, v in d.items())
@@ -161,9 +170,12 @@ def save_pipeline(pipe,                   # a `UniDiffuser` (any object with its
     path = os.path.abspath(os.fspath(path))
     if os.path.isfile(path): raise ValueError(f"save_pipeline: {path} is a file; pass a folder path")
     if os.path.isdir(path) and os.listdir(path) and not overwrite:
-        raise ValueError(f"save_pipeline: {path} exists and is not empty; pass overwrite=True to replace it, or choose another folder")
+        raise ValueError(f"save_pipeline: {path} exists and is not empty; pass overwrite=True to replace it, or "
+                         f"choose another folder")
     bad = [n for n in HF_COMPONENTS if getattr(pipe, n) is not None and not hasattr(getattr(pipe, n), 'save_pretrained')]
-    if bad: raise ValueError(f"save_pipeline: components {bad} have no save_pretrained; use transformers/diffusers objects or set them to None")
+    if bad:
+        raise ValueError(f"save_pipeline: components {bad} have no save_pretrained; use transformers/diffusers "
+                         f"objects or set them to None")
     parent, name = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f'.{name}.partial-', dir=parent)
@@ -184,10 +196,13 @@ def detect_layout(path)->str:
         if has(INDEX_NAME): return 'unidiffuser'
         if has('model_index.json'): return 'diffusers'
         if has('uvit_v1.pth') or has('uvit_v0.pth'): return 'official'
-        raise ValueError(f"{p} is not a pipeline folder: expected {INDEX_NAME} (save_pipeline), model_index.json (diffusers, "
+        raise ValueError(f"{p} is not a pipeline folder: expected {INDEX_NAME} (save_pipeline), model_index.json "
+                         f"(diffusers, "
                          f"like thu-ml/unidiffuser-v1) or uvit_v1.pth / uvit_v0.pth with caption_decoder.pth and autoencoder_kl.pth "
                          f"(official release); found {sorted(os.listdir(p))[:10]}")
-    if os.path.isfile(p): raise ValueError(f"{p} is a file; pass the folder that holds it (for the official release: the folder with uvit_v1.pth, caption_decoder.pth, autoencoder_kl.pth)")
+    if os.path.isfile(p):
+        raise ValueError(f"{p} is a file; pass the folder that holds it (for the official release: the folder with "
+                         f"uvit_v1.pth, caption_decoder.pth, autoencoder_kl.pth)")
     if re.fullmatch(r'[\w-][\w.-]*/[\w.-]+', p): return 'hub'
     raise ValueError(f"no folder at {p}; pass an existing folder or a hub id like 'thu-ml/unidiffuser-v1'")
 
@@ -207,10 +222,15 @@ def uvit_config_from_diffusers(cfg:dict # a diffusers `UniDiffuserModel` config 
     c = {**_UNET_DEFAULTS, **{k: v for k, v in cfg.items() if not k.startswith('_')}}
     bad = [f"{k}={c[k]!r} (need {v!r})" for k, v in _UNET_SUPPORTED.items() if c[k] != v]
     out = c['in_channels'] if c['out_channels'] is None else c['out_channels']
-    if c['in_channels'] is not None and out != c['in_channels']: bad.append(f"out_channels={out} != in_channels={c['in_channels']}")
-    if bad: raise ValueError(f"unet config describes a UniDiffuserModel variant that unidiffuser.uvit.UViT (the official post-LN network) cannot represent: {bad}")
+    if c['in_channels'] is not None and out != c['in_channels']: bad.append(f"out_channels={out} != "
+                                                                            f"in_channels={c['in_channels']}")
+    if bad:
+        raise ValueError(f"unet config describes a UniDiffuserModel variant that unidiffuser.uvit.UViT (the official "
+                         f"post-LN network) cannot represent: {bad}")
     miss = [k for k in ('in_channels', 'sample_size', 'patch_size') if c[k] is None]
-    if miss: raise ValueError(f"unet config lacks {miss}; add them to unet/config.json (UniDiffuser v0/v1: in_channels=4, sample_size=64, patch_size=2)")
+    if miss:
+        raise ValueError(f"unet config lacks {miss}; add them to unet/config.json (UniDiffuser v0/v1: in_channels=4, "
+                         f"sample_size=64, patch_size=2)")
     return UViTConfig(img_size=c['sample_size'], in_chans=c['in_channels'], patch_size=c['patch_size'],
                       embed_dim=c['num_attention_heads'] * c['attention_head_dim'], depth=c['num_layers'],
                       num_heads=c['num_attention_heads'], text_dim=c['text_dim'], num_text_tokens=c['num_text_tokens'],
@@ -225,8 +245,12 @@ def caption_config_from_diffusers(cfg:dict # a diffusers `UniDiffuserTextDecoder
                     scale_attn_by_inverse_layer_idx=False, reorder_and_upcast_attn=False)  # diffusers' defaults
     c = {**defaults, **{k: v for k, v in cfg.items() if not k.startswith('_')}}
     miss = [k for k in ('prefix_length', 'prefix_inner_dim') if c.get(k) is None]
-    if miss: raise ValueError(f"text_decoder config lacks {miss}; add them to text_decoder/config.json (UniDiffuser: 77 and 768)")
-    if c['prefix_hidden_dim'] is None: raise ValueError("text_decoder has no prefix bottleneck (prefix_hidden_dim=None), so there is no text latent to diffuse; UniDiffuser's is 64")
+    if miss:
+        raise ValueError(f"text_decoder config lacks {miss}; add them to text_decoder/config.json (UniDiffuser: 77 "
+                         f"and 768)")
+    if c['prefix_hidden_dim'] is None:
+        raise ValueError("text_decoder has no prefix bottleneck (prefix_hidden_dim=None), so there is no text latent "
+                         "to diffuse; UniDiffuser's is 64")
     bad = [f"{k}={c[k]!r}" for k, v in (('scale_attn_weights', True), ('scale_attn_by_inverse_layer_idx', False), ('reorder_and_upcast_attn', False)) if c[k] != v]
     if bad: raise ValueError(f"text_decoder uses GPT-2 attention options the caption decoder does not support: {bad}")
     return CaptionDecoderConfig(**{k: c[k] for k in ('prefix_length', 'prefix_inner_dim', 'prefix_hidden_dim', 'vocab_size', 'n_positions',
@@ -240,15 +264,19 @@ def _schedule_from_diffusers(cfg:dict)->NoiseSchedule:
     n, b0, b1, kind = cfg.get('num_train_timesteps', 1000), cfg.get('beta_start', 1e-4), cfg.get('beta_end', 0.02), cfg.get('beta_schedule', 'linear')
     if kind == 'scaled_linear': return NoiseSchedule(scaled_linear_betas(n, b0, b1))
     if kind == 'linear': return NoiseSchedule(torch.linspace(b0, b1, n, dtype=torch.float64))
-    raise ValueError(f"scheduler: beta_schedule {kind!r} is not supported; UniDiffuser uses 'scaled_linear' (edit scheduler/scheduler_config.json or delete the folder for the default)")
+    raise ValueError(f"scheduler: beta_schedule {kind!r} is not supported; UniDiffuser uses 'scaled_linear' (edit "
+                     f"scheduler/scheduler_config.json or delete the folder for the default)")
 
 # %% ../nbs/41_pipeline_io.ipynb #773addc1
 def _hf_class(spec:dict, what):
     "The transformers / diffusers class recorded in our index."
     lib, name = spec.get('library'), spec.get('class')
-    if lib not in ('transformers', 'diffusers'): raise ValueError(f"{what}: recorded class {lib}.{name} is not a transformers/diffusers class; save the pipeline again")
+    if lib not in ('transformers', 'diffusers'):
+        raise ValueError(f"{what}: recorded class {lib}.{name} is not a transformers/diffusers class; save the "
+                         f"pipeline again")
     try: return getattr(importlib.import_module(lib), name)
-    except AttributeError: raise ValueError(f"{what}: {lib} has no class {name}; install the {lib} version the folder was saved with") from None
+    except AttributeError: raise ValueError(f"{what}: {lib} has no class {name}; install the {lib} version the "
+                                            f"folder was saved with") from None
 
 # %% ../nbs/41_pipeline_io.ipynb #8e510474
 def _load_ours(p)->dict:
@@ -257,10 +285,13 @@ def _load_ours(p)->dict:
     if idx.get('format') != 'unidiffuser' or not isinstance(idx.get('components'), dict):
         raise ValueError(f"{INDEX_NAME} in {p} was not written by save_pipeline; delete it, or save the pipeline again")
     if idx.get('format_version', 0) > FORMAT_VERSION:
-        raise ValueError(f"{p} has format version {idx['format_version']}, this unidiffuser reads up to {FORMAT_VERSION}: upgrade unidiffuser")
+        raise ValueError(f"{p} has format version {idx['format_version']}, this unidiffuser reads up to "
+                         f"{FORMAT_VERSION}: upgrade unidiffuser")
     comps = idx['components']
     miss = [n for n in comps if not os.path.isdir(os.path.join(p, n))]
-    if miss: raise ValueError(f"{p} lacks the subfolders {miss} listed in {INDEX_NAME}; the folder is incomplete: save the pipeline again")
+    if miss:
+        raise ValueError(f"{p} lacks the subfolders {miss} listed in {INDEX_NAME}; the folder is incomplete: save "
+                         f"the pipeline again")
     def module(n, cls, cfg_cls, loader):
         cfg = _dataclass_from(cfg_cls, _read_json(os.path.join(p, n, 'config.json'), n), n)
         return _guard(n, lambda: loader(cls(cfg).eval(), _read_weights(os.path.join(p, n), n)))
@@ -277,7 +308,9 @@ def _load_ours(p)->dict:
 def _load_diffusers(p, **kwargs)->dict:
     "A diffusers `UniDiffuserPipeline` folder laid out like `thu-ml/unidiffuser-v1`."
     miss = [s for s in ('unet', 'text_decoder', 'text_tokenizer') if not os.path.isdir(os.path.join(p, s))]
-    if miss: raise ValueError(f"diffusers folder {p} lacks subfolders {miss}; expected the layout of thu-ml/unidiffuser-v1 (UniDiffuserPipeline.save_pretrained)")
+    if miss:
+        raise ValueError(f"diffusers folder {p} lacks subfolders {miss}; expected the layout of "
+                         f"thu-ml/unidiffuser-v1 (UniDiffuserPipeline.save_pretrained)")
     ucfg = _guard('unet', lambda: uvit_config_from_diffusers(_read_json(os.path.join(p, 'unet', 'config.json'), 'unet')))
     uvit = _guard('unet', lambda: load_uvit_state_dict(UViT(ucfg).eval(), diffusers_to_official(_read_weights(os.path.join(p, 'unet'), 'unet'))))
     dcfg = _guard('text_decoder', lambda: caption_config_from_diffusers(_read_json(os.path.join(p, 'text_decoder', 'config.json'), 'text_decoder')))
@@ -295,14 +328,17 @@ def _load_official(p, version=None, clip_text=None, clip_image=None, gpt2_tokeni
     if version not in (0, 1): raise ValueError(f"version must be 0 or 1, got {version!r}")
     names = [f'uvit_v{version}.pth', 'caption_decoder.pth', 'autoencoder_kl.pth']
     miss = [n for n in names if not os.path.isfile(os.path.join(p, n))]
-    if miss: raise ValueError(f"official checkpoint folder {p} lacks {miss}; download them from thu-ml/unidiffuser-v{version} (or pass version= for the other U-ViT)")
+    if miss:
+        raise ValueError(f"official checkpoint folder {p} lacks {miss}; download them from "
+                         f"thu-ml/unidiffuser-v{version} (or pass version= for the other U-ViT)")
     sd = _read_file(os.path.join(p, names[0]), 'uvit')
     cfg = uvit_config or UViTConfig.paper(version)
     has_dt = any(k.endswith('token_embedding.weight') for k in sd)
     if has_dt != cfg.use_data_type:
         fix = (f"rename it uvit_v{int(has_dt)}.pth" if names[0] != f'uvit_v{int(has_dt)}.pth' else
                f"pass uvit_config with use_data_type={has_dt} (or none: UViTConfig.paper({int(has_dt)}) is used)")
-        raise ValueError(f"uvit: {names[0]} holds UniDiffuser-v{int(has_dt)} weights (data-type token {'present' if has_dt else 'absent'}) "
+        raise ValueError(f"uvit: {names[0]} holds UniDiffuser-v{int(has_dt)} weights (data-type token "
+                         f"{'present' if has_dt else 'absent'}) "
                          f"but a v{int(cfg.use_data_type)} network was asked for; {fix}")
     parts = {'uvit': _guard('uvit', lambda: load_uvit_state_dict(UViT(cfg).eval(), sd))}
     parts['caption_decoder'] = _guard('caption_decoder', lambda: load_caption_state_dict(
@@ -318,7 +354,9 @@ def _load_official(p, version=None, clip_text=None, clip_image=None, gpt2_tokeni
     if gpt2_tokenizer is not None:
         tok = parts['caption_tokenizer'] = _guard('gpt2_tokenizer', lambda: caption_tokenizer(tf.AutoTokenizer.from_pretrained(gpt2_tokenizer, **kwargs)))
         if len(tok) > parts['caption_decoder'].cfg.vocab_size:
-            raise ValueError(f"gpt2_tokenizer has {len(tok)} tokens with <|EOS|>, the caption decoder {parts['caption_decoder'].cfg.vocab_size}; pass the tokenizer it was trained with ('gpt2')")
+            raise ValueError(f"gpt2_tokenizer has {len(tok)} tokens with <|EOS|>, the caption decoder "
+                             f"{parts['caption_decoder'].cfg.vocab_size}; pass the tokenizer it was trained with "
+                             f"('gpt2')")
     return parts
 
 # %% ../nbs/41_pipeline_io.ipynb #c9355276
@@ -347,18 +385,23 @@ def load_components(path,                                      # folder of any o
                   vae_config:dict=None,                      # official layout: override `sd_vae_config()`
                   **kwargs                                   # to snapshot_download / from_pretrained (revision, local_files_only, ...)
                  )->dict:                                    # keyword arguments of `UniDiffuser(...)`
-    "The components of a pipeline (our folder, a diffusers `UniDiffuserPipeline` folder, the official `.pth` files or a hub id)."
+    "A pipeline's components from our folder, a diffusers `UniDiffuserPipeline` folder, the official `.pth` files or a hub id."
     p, layout = os.fspath(path), detect_layout(path)
     if layout == 'hub':
         from huggingface_hub import snapshot_download
         pats = ['model_index.json', INDEX_NAME, 'schedule.safetensors'] + [f'{s}/*' for s in sorted(set(_DIFFUSERS_SUBFOLDERS + HF_COMPONENTS + ('uvit', 'caption_decoder')))]
         kw = {'allow_patterns': pats, 'ignore_patterns': ['*.fp16.*', '*.msgpack', '*.h5', '*.onnx', '*.pth', '*.ckpt'], **kwargs}
         try: p = snapshot_download(p, **kw)
-        except Exception as e: raise ValueError(f"could not download {p!r} from the Hugging Face hub ({type(e).__name__}: {e}); if you meant a local folder, it does not exist") from e
+        except Exception as e: raise ValueError(f"could not download {p!r} from the Hugging Face hub "
+                                                f"({type(e).__name__}: {e}); if you meant a local folder, it does "
+                                                f"not exist") from e
         layout, kwargs = detect_layout(p), {}  # now a local folder
     if layout == 'unidiffuser': parts = _load_ours(p)
     elif layout == 'diffusers': parts = _load_diffusers(p, **kwargs)
-    else: parts = _load_official(p, version, clip_text, clip_image, gpt2_tokenizer, uvit_config, caption_config, vae_config, **kwargs)
+    else: parts = _load_official(p, version, clip_text, clip_image, gpt2_tokenizer, uvit_config, caption_config, vae_config,
+                                 **kwargs)
     if version is not None and parts['uvit'].cfg.use_data_type != (version == 1):
-        raise ValueError(f"version={version} was asked for but {p} holds a UniDiffuser-v{int(parts['uvit'].cfg.use_data_type)} network; drop version= or load the other checkpoint")
+        raise ValueError(f"version={version} was asked for but {p} holds a "
+                         f"UniDiffuser-v{int(parts['uvit'].cfg.use_data_type)} network; drop version= or load the "
+                         f"other checkpoint")
     return _place(parts, device, dtype)
