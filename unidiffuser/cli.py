@@ -1,4 +1,4 @@
-"""`unidiffuser demo | train | evaluate | reproduce`: the main jobs, from a shell.
+"""`unidiffuser demo | train | fmnist-train | evaluate | reproduce`: the main jobs, from a shell.
 
 Docs: https://unidiffuser.github.io/unidiffuser/cli.html.md"""
 
@@ -22,7 +22,9 @@ def build_parser()->argparse.ArgumentParser:
     d = sub.add_parser('demo', help='sample every mode from the shipped Fashion-MNIST model: an image grid and captions')
     d.add_argument('--out', default='runs/demo'); d.add_argument('--steps', type=int, default=10, help='DPM-Solver steps per mode')
     d.add_argument('--seed', type=int, default=0); d.add_argument('--scale', type=float, default=3., help='guidance scale s of the conditional modes')
-    t = sub.add_parser('train', help='train a second-stage network on the shipped first stage, or every component (all)')
+    sub.add_parser('train', add_help=False, help='train or fine-tune UniDiffuser on your image-text data: '
+                   '`unidiffuser train --config FILE.yaml [--flag value ...]` (see `unidiffuser train --help`)')
+    t = sub.add_parser('fmnist-train', help='the Fashion-MNIST experiment: train a second-stage network on the shipped first stage, or every component (all)')
     t.add_argument('kind', choices=['uvit', 'vd', 'bespoke', 'all'], help='uvit: UniDiffuser; vd: Versatile Diffusion; bespoke: text-to-image-only U-ViT; '
                    'all: every component from scratch (first stage, evaluator, U-ViT) into --out, a folder to pass as --root')
     t.add_argument('--out', default='runs/train'); t.add_argument('--preset', default='cpu', choices=['cpu', 'smoke'])
@@ -102,8 +104,12 @@ def _reproduce(a)->dict:
 # %% ../nbs/90_cli.ipynb #7f61d78a
 def main(argv=None)->int:
     "Entry point of the `unidiffuser` console script; input errors print one line and exit with status 2."
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ['train']:   # the training command has its own parser (diffusers' flags, --config)
+        from unidiffuser.train import main as train_main
+        return train_main(argv[1:])
     args = build_parser().parse_args(argv)
-    run = dict(demo=_demo, train=_train, evaluate=_evaluate, reproduce=_reproduce)[args.command]
+    run = {'demo': _demo, 'fmnist-train': _train, 'evaluate': _evaluate, 'reproduce': _reproduce}[args.command]
     try: res = run(args)
     except (ValueError, FileNotFoundError) as e:
         print(f"unidiffuser {args.command}: error: {e}", file=sys.stderr)

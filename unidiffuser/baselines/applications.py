@@ -68,8 +68,11 @@ def unidiffuser_edit_i2t2i(pipe:UniDiffuser,         # the UniDiffuser pipeline
                            output_type:str='pt'      # 'pt', 'pil' or 'latent'
                           )->dict:                   # images, captions, edited_captions, x_T, nfe, latents
     "Editable image-to-text-to-image with UniDiffuser: i2t, edit the decoded caption, t2i from a fixed initial noise."
-    kw = dict(guidance_scale=guidance_scale, steps=steps, sampler=sampler, generator=generator)
-    x0 = pipe.encode_image(image, generator=generator)
+    from unidiffuser.pipeline import sample_generators
+    B0 = 1 if not isinstance(image, (list, tuple, torch.Tensor)) else len(image)
+    gens = sample_generators(generator, B0, pipe.device)   # one stream per sample, as the pipeline draws them
+    kw = dict(scale=guidance_scale, steps=steps, sampler=sampler, generator=gens)
+    x0 = pipe.encode_image(image, generator=gens)
     y, n1 = pipe.sample_latents(['txt'], {'img': x0}, **kw)
     caps = pipe.decode_text(y['txt'])
     new = list(edit(list(caps))) if edit is not None else list(caps)
@@ -77,7 +80,7 @@ def unidiffuser_edit_i2t2i(pipe:UniDiffuser,         # the UniDiffuser pipeline
         raise ValueError(f"edit must map the list of {len(caps)} captions to a list of {len(caps)} strings, got {new!r}")
     y_ed = pipe.encode_prompt(new)
     B, D = y_ed.shape[0], pipe.shapes['img'][0]
-    if x_T is None: x_T = torch.randn(B, D, generator=generator, dtype=torch.float32, device=pipe.device)
+    if x_T is None: x_T = torch.cat([torch.randn((1, D), generator=g, device=g.device) for g in gens]).to(pipe.device)
     if tuple(x_T.shape) != (B, D): raise ValueError(f"x_T must be ({B}, {D}), got {tuple(x_T.shape)}; pass the x_T returned by a previous call")
     out, n2 = pipe.sample_latents(['img'], {'txt': y_ed}, x_T=x_T, **kw)
     imgs = out['img'] if output_type == 'latent' else pipe.decode_image(out['img'], output_type)
@@ -143,7 +146,7 @@ def unidiffuser_dual(pipe:UniDiffuser,             # the UniDiffuser pipeline
     nfe = 0
     if caption_latents is None:
         if image is None: raise ValueError("dual guidance needs an image: pass image= or caption_latents=")
-        r = pipe('i2t', image=image, guidance_scale=guidance_scale, steps=steps, sampler=sampler, generator=generator, output_type='latent')
+        r = pipe('i2t', image=image, scale=guidance_scale, steps=steps, sampler=sampler, generator=generator, output_type='latent')
         caption_latents, nfe = r.latents['txt'], r.nfe
     ya, yb = prompt_latents, caption_latents
     if ya.shape[0] == 1 and yb.shape[0] > 1: ya = ya.expand(yb.shape[0], -1, -1)

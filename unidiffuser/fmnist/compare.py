@@ -67,7 +67,8 @@ def run_task(model,               # `UniDiffuser`, `VDPipeline` or `Bespoke`
     if not n: raise ValueError("nothing to sample: pass prompts, images or num_samples >= 1")
     outs, txt, nfe, t0 = [], [], 0, time.time()
     for k, b in enumerate(range(0, n, batch)):
-        a = dict(guidance_scale=guidance_scale, steps=steps, sampler=sampler, output_type='pt', generator=torch.Generator().manual_seed(seed * 1000 + k))
+        s_kw = {'guidance_scale': guidance_scale} if isinstance(model, VDPipeline) else {'scale': guidance_scale}  # s for every model
+        a = dict(**s_kw, steps=steps, sampler=sampler, output_type='pt', generator=torch.Generator().manual_seed(seed * 1000 + k))
         if task in _TEXT: a['prompt'] = list(prompts[b:b + batch])
         if task in _IMAGE: a['image'] = images[b:b + batch]
         if task not in _TEXT | _IMAGE: a['num_samples'] = min(batch, n - b)

@@ -103,11 +103,11 @@ def demo(out_dir,                 # folder for grid.png and captions.txt
     te = fmnist('test')
     real = to_pixels(te, torch.stack([(te.labels == c).nonzero()[0, 0] for c in range(10)]))
     prompts = [class_prompts(c)[0] for c in range(10)]
-    kw = dict(steps=steps, output_type='pt', guidance_scale=guidance_scale)
+    kw = dict(steps=steps, output_type='pt', scale=guidance_scale)
     gen = lambda: torch.Generator(pipe.device).manual_seed(seed)
     r = {m: pipe(m, generator=gen(), **{**kw, **a}) for m, a in dict(
         i2t=dict(image=real), i2t2i=dict(image=real), t2i=dict(prompt=prompts), t2i2t=dict(prompt=prompts),
-        joint=dict(num_samples=10, guidance_scale=0.), i=dict(num_samples=10), t=dict(num_samples=10)).items()}
+        joint=dict(num_samples=10, scale=0.), i=dict(num_samples=10), t=dict(num_samples=10)).items()}
     grid = _grid([real, r['i2t2i'].images, r['t2i'].images, r['joint'].images, r['i'].images], out / 'grid.png')
     lines = ['# rows of grid.png: real test images | i2t2i | t2i (prompts below) | joint | i', '', '## i2t (real image class -> caption)']
     lines += [f'{CLASS_NAMES[c]} -> {t}' for c, t in enumerate(r['i2t'].text)]
@@ -174,17 +174,17 @@ def evaluate(pipe:UniDiffuser,                 # e.g. `load_fmnist_pipeline()`
     text_emb = F.normalize(proj(minilm_sentence(prompts).to(next(proj.parameters()))), dim=-1).float()
     res = dict(n=n, steps=steps, seed=seed, evaluator_real_acc=class_accuracy(classify(real)[0], labels), t2i=[])
     for s in guidance_scales:
-        x, _ = run('t2i', prompt=prompts, guidance_scale=float(s))
+        x, _ = run('t2i', prompt=prompts, scale=float(s))
         pred, feat = classify(x)
         row = dict(scale=float(s), acc=class_accuracy(pred, labels), diversity=pairwise_diversity(feat, labels),
                    clip=clip_score(image_embeddings(pipe.image_encoder, pipe.clip_image_processor, x), text_emb).mean().item())
         if float(s) in [float(v) for v in fid_scales]: f = ifeat(x); row.update(fid=metrics.fid(real_f, f), kid=metrics.kid(real_f, f, seed=seed)[0])
         res['t2i'].append(row)
-    _, caps = run('i2t', image=real, guidance_scale=i2t_scale)
+    _, caps = run('i2t', image=real, scale=i2t_scale)
     res['i2t_caption_acc'] = sum(caption_class(c) == int(l) for c, l in zip(caps, labels)) / n
     res['joint'] = []
     for s in joint_scales:
-        x, caps = run('joint', guidance_scale=float(s))
+        x, caps = run('joint', scale=float(s))
         res['joint'].append(dict(scale=float(s), agreement=sum(caption_class(c) == int(p) for c, p in zip(caps, classify(x)[0])) / n,
                                  caption_has_class=sum(caption_class(c) is not None for c in caps) / n))
     res['joint_agreement'], res['joint_caption_has_class'] = res['joint'][0]['agreement'], res['joint'][0]['caption_has_class']

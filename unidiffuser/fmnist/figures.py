@@ -84,13 +84,13 @@ def figure1(pipe:UniDiffuser,        # one pipeline; all tasks come from it
     if not torch.is_tensor(real) or real.ndim != 4 or real.shape[0] < max(n, 2):
         raise ValueError(f"real_images must be a (B >= {max(n, 2)}, 3, H, W) tensor in [0, 1]; got {getattr(real, 'shape', type(real))}")
     kw, s = dict(steps=steps, output_type='pt'), float(guidance_scale)
-    args = dict(joint=dict(num_samples=n, guidance_scale=s), t2i=dict(prompt=prompts, guidance_scale=s),
-                i2t=dict(image=real[:n], guidance_scale=s), i=dict(num_samples=n), t=dict(num_samples=n),
-                i2t2i=dict(image=real[:n], guidance_scale=s), t2i2t=dict(prompt=prompts, guidance_scale=s),
-                gibbs=dict(prompt=prompts[:1], rounds=rounds, guidance_scale=s))
+    args = dict(joint=dict(num_samples=n, scale=s), t2i=dict(prompt=prompts, scale=s),
+                i2t=dict(image=real[:n], scale=s), i=dict(num_samples=n), t=dict(num_samples=n),
+                i2t2i=dict(image=real[:n], scale=s), t2i2t=dict(prompt=prompts, scale=s),
+                gibbs=dict(prompt=prompts[:1], rounds=rounds, scale=s))
     out = {t: pipe(t, generator=_gen(pipe, seed), **kw, **args[t]) for t in tasks if t != 'interpolate'}
     if 'interpolate' in tasks:
-        out['interpolate'] = pipe.interpolate(real[0], real[1], num=n, guidance_scale=s, steps=steps, generator=_gen(pipe, seed), output_type='pt')
+        out['interpolate'] = pipe.interpolate(real[0], real[1], num=n, scale=s, steps=steps, generator=_gen(pipe, seed), output_type='pt')
     caps = {t: out[t].text for t in ('joint', 'i2t', 't', 'i2t2i', 't2i2t') if t in out}
     if 'gibbs' in out:
         ch = [c for c in out['gibbs'].latents['chain'] if 'img' in c]
@@ -135,8 +135,8 @@ def guidance_grid(pipe:UniDiffuser, prompts:list, # fixed prompts (rows of the t
     scales = [float(s) for s in scales]
     if not scales or any(s < 0 for s in scales): raise ValueError(f"scales must be non-empty and >= 0, got {scales}; pass e.g. scales=(0, 1, 3, 5, 7)")
     if not prompts: raise ValueError("prompts is empty; pass a list of prompts, e.g. ['a photo of a sneaker']")
-    t2i = [pipe('t2i', prompt=list(prompts), guidance_scale=s, steps=steps, generator=_gen(pipe, seed), output_type='pt') for s in scales]
-    jnt = [pipe('joint', num_samples=n_joint, guidance_scale=s, steps=steps, generator=_gen(pipe, seed), output_type='pt') for s in scales] if n_joint > 0 else []
+    t2i = [pipe('t2i', prompt=list(prompts), scale=s, steps=steps, generator=_gen(pipe, seed), output_type='pt') for s in scales]
+    jnt = [pipe('joint', num_samples=n_joint, scale=s, steps=steps, generator=_gen(pipe, seed), output_type='pt') for s in scales] if n_joint > 0 else []
     return dict(scales=scales, t2i=torch.stack([o.images for o in t2i]), joint=torch.stack([o.images for o in jnt]) if jnt else None,
                 joint_text=[o.text for o in jnt], nfe=sum(o.nfe for o in t2i + jnt))
 
@@ -189,7 +189,7 @@ def guidance_sweep(pipe:UniDiffuser,
         for k, b in enumerate(range(0, n, batch)):
             m = min(batch, n - b)
             sl = {key: v[b:b + m] for key, v in a.items()}
-            o = pipe(mode, steps=steps, guidance_scale=s, output_type='pt', generator=_gen(pipe, seed + k), num_samples=m, **sl)
+            o = pipe(mode, steps=steps, scale=s, output_type='pt', generator=_gen(pipe, seed + k), num_samples=m, **sl)
             if o.images is not None: ims.append(o.images)
             txt += o.text or []
         return (torch.cat(ims) if ims else None), txt
