@@ -8,10 +8,10 @@ Docs: https://unidiffuser.github.io/unidiffuser/fmnist_data.html.md"""
 __all__ = ['PAYLOAD_SHA256', 'SYSTEM_DIR', 'CLASS_NAMES', 'SYNONYMS', 'PAIR_NOUNS', 'FG_LEVEL', 'BRIGHT_EDGES', 'BRIGHT_WORDS',
            'SIZE_EDGES', 'SIZE_WORDS', 'TEMPLATES', 'HELD_OUT_TEMPLATES', 'fashion_mnist_root', 'load_fashion_mnist',
            'fashion_mnist_split', 'image_measures', 'image_attributes', 'make_caption', 'caption_class',
-           'to_model_images', 'CaptionedFashionMNIST']
+           'to_model_images', 'CaptionedFashionMNIST', 'write_fmnist_folder']
 
 # %% ../../nbs/61_fmnist_data.ipynb #f67d0522
-import os, re, gzip, hashlib, functools, importlib
+import os, re, json, gzip, hashlib, functools, importlib
 from pathlib import Path
 import numpy as np
 import torch
@@ -233,3 +233,20 @@ class CaptionedFashionMNIST(torch.utils.data.Dataset):
         i = int(i) % len(self)
         return dict(image=to_model_images(self.images[i], self.size, self.channels), caption=self.caption(i),
                     label=int(self.labels[i]), attrs={k: int(v[i]) for k, v in self.attrs.items()})
+
+# %% ../../nbs/61_fmnist_data.ipynb #f01d0e02
+def write_fmnist_folder(out,                 # folder to create (imagefolder layout)
+                       split:str='train',   # 'train', 'val' or 'test'
+                       n:int=None,          # first n images (None: all)
+                       epoch:int=0, seed:int=0, root=None)->Path:
+    "A split as 32x32 RGB PNGs plus `metadata.jsonl` (captions of `epoch`), readable by `unidiffuser train`."
+    from PIL import Image
+    ds = CaptionedFashionMNIST(split, 32, 3, seed=seed, root=root); ds.set_epoch(epoch)
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(len(ds) if n is None else min(n, len(ds))):
+        px = ((to_model_images(ds.images[i], 32, 3) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+        name = f'{i:05d}.png'; Image.fromarray(px).save(out/name)
+        rows.append(json.dumps(dict(file_name=name, text=ds.caption(i), label=int(ds.labels[i]))))
+    tmp = out/'metadata.jsonl.tmp'; tmp.write_text('\n'.join(rows) + '\n'); os.replace(tmp, out/'metadata.jsonl')
+    return out
