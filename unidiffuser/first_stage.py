@@ -8,7 +8,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/first_stage.html.md"""
 __all__ = ['CACHE_VERSION', 'load_components', 'clip_image_dim', 'check_components', 'encode_images', 'encode_texts',
            'module_digest', 'records_digest', 'cache_fingerprint', 'build_latent_cache', 'load_latent_cache']
 
-# %% ../nbs/32_first_stage.ipynb #55b64cd1
+# %% ../nbs/32_first_stage.ipynb #e252982b
 import os, json, time, hashlib
 from pathlib import Path
 import torch
@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .pipeline import UniDiffuser, join_image, uvit_shapes
 from .data import BadData, ImageTextDataset, collate_records
 
-# %% ../nbs/32_first_stage.ipynb #0c80f422
+# %% ../nbs/32_first_stage.ipynb #6afc9488
 def _image_tower(spec:str)->tuple:
     "(model, processor) from a transformers folder / hub id, or 'open_clip:NAME[:CHECKPOINT]'."
     if spec.startswith('open_clip:'):
@@ -45,7 +45,7 @@ def load_components(base=None,           # pipeline folder or hub id (any layout
     if text_encoder is not None: pipe.text_encoder, pipe.clip_tokenizer = _text_tower(str(text_encoder))
     return pipe
 
-# %% ../nbs/32_first_stage.ipynb #0d4f5e1d
+# %% ../nbs/32_first_stage.ipynb #ea2625df
 def clip_image_dim(image_encoder)->int:
     "Width of the CLIP image embedding (transformers `projection_dim`, or open_clip's `output_dim`)."
     if hasattr(image_encoder, 'config'): return image_encoder.config.projection_dim
@@ -80,7 +80,7 @@ def check_components(pipe:UniDiffuser,    # components plus the U-ViT to train
     return dict(resolution=res, latent=(u.in_chans, u.img_size, u.img_size), clip_img_dim=u.clip_img_dim,
                 text=(u.num_text_tokens, u.text_dim))
 
-# %% ../nbs/32_first_stage.ipynb #f28139d9
+# %% ../nbs/32_first_stage.ipynb #d76ba571
 @torch.no_grad()
 def encode_images(pipe:UniDiffuser, pixel_values:torch.Tensor)->tuple: # (B,3,R,R) in [-1, 1] -> (img, img_std)
     "Clean image states `(B, C*H*W + D)` (posterior mean) and the posterior std `(B, C*H*W)`, scaled."
@@ -102,7 +102,7 @@ def encode_texts(pipe:UniDiffuser, texts:list)->torch.Tensor: # -> (B, L, text_d
     pos = {t: i for i, t in enumerate(uniq)}
     return z[torch.tensor([pos[t] for t in texts])]
 
-# %% ../nbs/32_first_stage.ipynb #36b22619
+# %% ../nbs/32_first_stage.ipynb #b6156f2e
 def _h(): return hashlib.blake2b(digest_size=16)
 
 def module_digest(m)->str:
@@ -136,7 +136,7 @@ def cache_fingerprint(pipe:UniDiffuser, records:list, settings:dict)->str:
     h.update(str(pipe.uvit.cfg.num_text_tokens).encode())
     return h.hexdigest()
 
-# %% ../nbs/32_first_stage.ipynb #2267a355
+# %% ../nbs/32_first_stage.ipynb #0c889837
 CACHE_VERSION = 1
 
 def _sha256(path)->str:
