@@ -281,6 +281,7 @@ def load_caption_state_dict(model:nn.Module, # a `CaptionDecoder`
     sd = {k: v for k, v in sd.items() if not k.startswith('clip.') and not _MASK_BUFFER.match(k)}
     own = model.state_dict()
     w, h = 'gpt.transformer.wte.weight', 'gpt.lm_head.weight'
+    if model.gpt.config.tie_word_embeddings and h in sd and w not in sd: sd[w] = sd[h]  # save_model keeps one name
     if model.gpt.config.tie_word_embeddings and w in sd:
         if h not in sd: sd[h] = sd[w]
         elif sd[h].shape != sd[w].shape or not torch.equal(sd[h], sd[w]):

@@ -20,11 +20,17 @@ from ..components import load_component, save_component, git_commit, repo_path, 
 from .latent_models import load_fmnist_components
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #aa6826ed
-def load_fmnist_pipeline(root='data/fmnist-cpu', # folder with uvit/ and the first-stage components
+def load_fmnist_pipeline(root='data/fmnist-cpu', # the shipped folder, or one of train_all's with the same subfolders
                          uvit:UViT=None          # use this network instead of root/uvit
                         )->UniDiffuser:
-    "The laptop-scale UniDiffuser: the shipped U-ViT plus the shipped first-stage models."
+    "The laptop-scale UniDiffuser: `UniDiffuser.from_pretrained(root)`; folders without an index are assembled from their subfolders."
+    from unidiffuser.pipeline_io import INDEX_NAME, SHIPPED_MODEL, shipped_model_path
     root = repo_path(root)
+    if not root.exists() and str(root).endswith(SHIPPED_MODEL): root = Path(shipped_model_path())  # an installed wheel
+    if (root / INDEX_NAME).exists():
+        pipe = UniDiffuser.from_pretrained(root)
+        if uvit is not None: pipe.uvit = uvit.eval()
+        return pipe
     if uvit is None:
         if not (root / 'uvit').is_dir(): raise ValueError(f"load_fmnist_pipeline: {root} has no uvit/; run the training cell of nbs/65_fmnist_reproduction.ipynb or pass uvit=")
         uvit = load_component(root / 'uvit')
@@ -274,6 +280,9 @@ def train_fmnist(kind:str='uvit',          # 'uvit' (UniDiffuser), 'bespoke' (t2
     save_component(res.ema if weights == 'ema' else res.model, dest, dtype=torch.float16, config=res.config, steps=cfg.steps, seconds=round(res.seconds, 1), loss_history=res.history,
                    data=f'CaptionedFashionMNIST train split, {len(lat["img"])} images, epoch-0 captions; latents by encode_fmnist',
                    weights={'ema': 'EMA', 'model': 'raw weights'}[weights], threads=torch.get_num_threads())
+    if ship and kind == 'uvit' and (repo_path(root) / 'unidiffuser_index.json').exists():
+        from unidiffuser.fmnist.release import write_fmnist_index
+        write_fmnist_index(repo_path(root))  # the new weights' sha256 (and the model card) in the index
     return dict(folder=str(dest), seconds=res.seconds, steps=cfg.steps, loss=res.history[-1][1] if res.history else None)
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #b603cad0
