@@ -6,16 +6,16 @@ Docs: https://unidiffuser.github.io/unidiffuser/train.html.md"""
 
 # %% auto #0
 __all__ = ['LR_SCHEDULERS', 'TrainArgs', 'validate_args', 'cpu_has_native_bf16', 'auto_mixed_precision', 'build_train_parser',
-           'read_config', 'parse_args', 'gather_records', 'load_run_pipeline', 'save_grid', 'validation_fn', 'train',
-           'main']
+           'read_config', 'parse_args', 'gather_records', 'load_run_pipeline', 'save_grid', 'validation_fn',
+           'streaming_batches', 'train', 'main']
 
-# %% ../nbs/39_train.ipynb #294a43f9
+# %% ../nbs/39_train.ipynb #a7e39a06
 import os, sys, json, time, math, copy, argparse, dataclasses, functools, platform, shutil
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import torch
 
-# %% ../nbs/39_train.ipynb #4c6e726b
+# %% ../nbs/39_train.ipynb #6a89ed9b
 @dataclass
 class TrainArgs:
     "Settings of one training run; field names are diffusers' training-script flags."
@@ -34,6 +34,7 @@ class TrainArgs:
     convert_to_rgb: bool = False       # convert grey/RGBA/palette images instead of skipping them as non-RGB
     on_bad_data: str = 'skip'          # 'skip' (count and log) or 'error' (stop, naming the file)
     cache_dir: str = None              # latent cache (default: output_dir/latent_cache)
+    streaming: bool = False            # --train_shards only: encode each batch on the fly (no cache; endless, resampled shards)
     # model
     pretrained_model_name_or_path: str = None
     vae: str = None                    # replace the autoencoder (AutoencoderKL folder / hub id / .pth)
@@ -82,7 +83,7 @@ class TrainArgs:
         if isinstance(self.train_shards, str): self.train_shards = [self.train_shards]
         if isinstance(self.validation_prompts, str): self.validation_prompts = [self.validation_prompts]
 
-# %% ../nbs/39_train.ipynb #a6feb662
+# %% ../nbs/39_train.ipynb #c8282014
 LR_SCHEDULERS = ('linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup')
 
 def validate_args(a:TrainArgs)->TrainArgs:
@@ -108,6 +109,8 @@ def validate_args(a:TrainArgs)->TrainArgs:
     if a.on_bad_data not in ('skip', 'error'): bad(f"--on_bad_data must be skip or error, got {a.on_bad_data!r}")
     if not 0 <= a.ema_decay < 1: bad(f"--ema_decay must be in [0, 1), got {a.ema_decay}")
     if a.paired_fraction is not None and not 0 <= a.paired_fraction <= 1: bad(f"--paired_fraction must be in [0, 1], got {a.paired_fraction}")
+    if a.streaming and (not a.train_shards or a.unpaired_image_dir or a.unpaired_captions):
+        bad("--streaming reads --train_shards only (pairs); cache other sources (drop --streaming)")
     if a.use_lora and a.freeze: bad("--use_lora already freezes the base network; drop --freeze")
     if a.use_lora and (a.from_scratch or a.uvit_config): bad("--use_lora adapts released weights; drop --from_scratch / --uvit_config")
     if a.checkpoints_total_limit is not None and a.checkpoints_total_limit < 1: bad("--checkpoints_total_limit must be >= 1 (or unset to keep all)")
@@ -119,7 +122,7 @@ def validate_args(a:TrainArgs)->TrainArgs:
     if not os.access(probe, os.W_OK): bad(f"--output_dir {str(out)!r} is not writable ({probe} is read-only); pick another folder")
     return a
 
-# %% ../nbs/39_train.ipynb #c6f036d4
+# %% ../nbs/39_train.ipynb #1b3832df
 def cpu_has_native_bf16()->bool:
     "True when the CPU flags list amx_bf16 or avx512_bf16 (Linux /proc/cpuinfo)."
     try: txt = Path('/proc/cpuinfo').read_text()
@@ -133,7 +136,7 @@ def auto_mixed_precision(device:str=None)->str:
     if dev.startswith('cuda'): return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
     return 'bf16' if cpu_has_native_bf16() else 'no'
 
-# %% ../nbs/39_train.ipynb #1153c454
+# %% ../nbs/39_train.ipynb #fc816948
 def _flag_type(f):
     t = f.type if isinstance(f.type, type) else eval(f.type) if isinstance(f.type, str) else f.type
     return t
@@ -172,7 +175,7 @@ def parse_args(argv=None)->TrainArgs:
     d.update({k: v for k, v in vars(ns).items() if k != 'config' and v is not None})
     return TrainArgs(**d)
 
-# %% ../nbs/39_train.ipynb #667d05b0
+# %% ../nbs/39_train.ipynb #729be275
 def gather_records(a:TrainArgs)->list:
     "Every training record of the run: pairs from the one paired source, then unpaired images and captions."
     from unidiffuser.data import folder_records, hf_records, caption_records, webdataset_pipeline
@@ -199,7 +202,7 @@ def load_run_pipeline(a:TrainArgs):
     check_components(pipe, a.resolution)
     return pipe
 
-# %% ../nbs/39_train.ipynb #7da74626
+# %% ../nbs/39_train.ipynb #97e04194
 def save_grid(images:torch.Tensor, path, ncol:int=None)->str:
     "(B, 3, H, W) images in [0, 1] as one PNG grid."
     from PIL import Image
@@ -234,7 +237,35 @@ def validation_fn(pipe, prompts:list, images:list, out_dir, steps:int=20, scale:
         return rec
     return run
 
-# %% ../nbs/39_train.ipynb #b91feaf1
+# %% ../nbs/39_train.ipynb #fabd6346
+def streaming_batches(pipe, a:TrainArgs, bad, weights=()):
+    "A `batch_fn` that pulls pairs from the shards and encodes them on the fly (posterior sample, text latent)."
+    from unidiffuser.data import webdataset_pipeline, StreamingImageTextDataset, collate_records
+    from unidiffuser.first_stage import encode_images, encode_texts
+    from unidiffuser.unpaired import draw_noise
+    urls = a.train_shards[0] if len(a.train_shards) == 1 else a.train_shards
+    ds = StreamingImageTextDataset(webdataset_pipeline(urls, shuffle=1000, seed=a.seed, resample=True),
+                                   a.resolution or pipe.image_size, a.center_crop, False, a.min_image_size, a.convert_to_rgb)
+    it = iter(torch.utils.data.DataLoader(ds, batch_size=a.train_batch_size, num_workers=a.dataloader_num_workers,
+                                          collate_fn=collate_records))
+    buf = {'px': [], 'txt': []}
+    def batch_fn(step, rank, world, device):
+        while len(buf['txt']) < a.train_batch_size:
+            b = next(it)
+            for k, r in b['bad']: bad.add(k, r)
+            if b['pixel_values'] is not None: buf['px'] += list(b['pixel_values']); buf['txt'] += b['texts']
+        px, txt = torch.stack(buf['px'][:a.train_batch_size]), buf['txt'][:a.train_batch_size]
+        del buf['px'][:a.train_batch_size], buf['txt'][:a.train_batch_size]
+        g = torch.Generator().manual_seed(a.seed * 1_000_003 + step * 1009 + rank)
+        img, std = encode_images(pipe, px)
+        n = std.shape[1]
+        img = torch.cat([img[:, :n] + std * torch.randn(std.shape, generator=g), img[:, n:]], 1)
+        x0 = {'img': img.to(device), 'txt': encode_texts(pipe, txt).to(device)}
+        present = {m: torch.ones(len(px), dtype=torch.bool, device=device) for m in x0}
+        return x0, present, draw_noise(x0, present, None, weights, torch.Generator(device).manual_seed(a.seed + 7 * step + 13 * rank))
+    return batch_fn
+
+# %% ../nbs/39_train.ipynb #09b543cd
 def _record_path(a): return Path(a.output_dir)/'train_record.json'
 
 def _finished(a:TrainArgs):
@@ -254,7 +285,8 @@ def train(a:TrainArgs,            # settings (see `TrainArgs`; `parse_args` read
     from unidiffuser.first_stage import build_latent_cache, load_latent_cache
     from unidiffuser.unpaired import unpaired_loss, batch_fractions, mixed_batch
     from unidiffuser.finetune import add_lora, save_lora, merge_lora, trainable_parameters
-    from unidiffuser.trainer import UViTTrainConfig, train_loop, uvit_train_eps_fn, freeze_params
+    from unidiffuser.trainer import UViTTrainConfig, uvit_train_eps_fn
+    from unidiffuser.loop import train_loop, freeze_params
     from unidiffuser.pipeline_io import save_pipeline
     validate_args(a)
     if (r := _finished(a)) is not None:
@@ -264,8 +296,12 @@ def train(a:TrainArgs,            # settings (see `TrainArgs`; `parse_args` read
     mp = auto_mixed_precision() if a.mixed_precision == 'auto' else a.mixed_precision
     acc = new_accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available(), log_with=a.report_to,
                           project_dir=str(out) if a.report_to else None)
+    from accelerate.utils import DistributedType
+    if acc.distributed_type == DistributedType.FSDP:
+        raise ValueError("FSDP is not supported yet: the EMA and the checkpoints read full parameters on the main process; "
+                         "launch with data parallelism instead (accelerate launch --multi_gpu ...)")
     pipe = load_run_pipeline(a)
-    records = gather_records(a)
+    records = gather_records(a) if not a.streaming else []
     if a.caption_decoder_steps:   # the paper's caption decoder, trained on the run's captions (bottleneck frozen)
         from unidiffuser.caption_train import train_caption_decoder, CaptionTrainConfig
         cc = CaptionTrainConfig(steps=a.caption_decoder_steps, batch_size=a.caption_decoder_batch_size * acc.num_processes,
@@ -274,13 +310,19 @@ def train(a:TrainArgs,            # settings (see `TrainArgs`; `parse_args` read
                                    accelerator=acc, progress=progress)
         pipe.caption_decoder = cd.model
     cache = Path(a.cache_dir or out/'latent_cache')
-    with acc.main_process_first():   # one process encodes; the others find the finished cache
-        man = build_latent_cache(pipe, records, cache, a.resolution, a.center_crop, a.min_image_size, a.convert_to_rgb,
-                                 a.on_bad_data, num_workers=a.dataloader_num_workers, progress=progress and acc.is_main_process)
-    if man['bad']['count'] and acc.is_main_process:
-        print(f"skipped {man['bad']['count']} bad record(s) {man['bad']['by_reason']}; names in {cache/'cache.json'}")
-    lat = load_latent_cache(cache)['latents']
-    fractions = batch_fractions(man['counts'], a.paired_fraction)
+    if a.streaming:
+        from unidiffuser.data import BadData
+        stream_bad = BadData(a.on_bad_data, out/'bad_records.jsonl' if acc.is_main_process else None)
+        man = dict(counts=dict(pair=None, img=0, txt=0), bad=dict(count=0, by_reason={}, keys=[]), fingerprint=None)
+        fractions = {'pair': 1., 'img': 0., 'txt': 0.}
+    else:
+        with acc.main_process_first():   # one process encodes; the others find the finished cache
+            man = build_latent_cache(pipe, records, cache, a.resolution, a.center_crop, a.min_image_size, a.convert_to_rgb,
+                                     a.on_bad_data, num_workers=a.dataloader_num_workers, progress=progress and acc.is_main_process)
+        if man['bad']['count'] and acc.is_main_process:
+            print(f"skipped {man['bad']['count']} bad record(s) {man['bad']['by_reason']}; names in {cache/'cache.json'}")
+        lat = load_latent_cache(cache)['latents']
+        fractions = batch_fractions(man['counts'], a.paired_fraction)
     uvit, peft_model = pipe.uvit, None
     if a.use_lora: peft_model = add_lora(uvit, a.lora_rank, a.lora_alpha)
     elif a.freeze: freeze_params(uvit, a.freeze)
@@ -297,6 +339,7 @@ def train(a:TrainArgs,            # settings (see `TrainArgs`; `parse_args` read
     weights = cfg.task_weights
     def batch_fn(step, rank, world, device):
         return mixed_batch(lat, step, cfg.batch_size, fractions, a.seed, rank, world, True, device, weights)
+    if a.streaming: batch_fn = streaming_batches(pipe, a, stream_bad, weights)
     def loss_fn(net, b, sched):
         x0, present, draws = b
         loss, per = unpaired_loss(uvit_train_eps_fn(net, uvit.cfg, 1), x0, present, sched, draws=draws, per_modality=True)
@@ -329,6 +372,7 @@ def train(a:TrainArgs,            # settings (see `TrainArgs`; `parse_args` read
             if dst.is_dir(): shutil.rmtree(dst)
             os.replace(e, dst)
         tmpdir.rmdir()
+        if a.streaming: man['bad'] = dict(count=len(stream_bad), by_reason=stream_bad.counts(), keys=[k for k, _ in stream_bad.items])
         rec = dict(finished=True, max_train_steps=a.max_train_steps, seconds=round(res.seconds, 3),
                    wall_seconds_this_call=round(time.time() - t_start, 3), mixed_precision=mp, processes=world,
                    parameters=params, data=dict(counts=man['counts'], fractions=fractions,
@@ -348,5 +392,5 @@ def main(argv=None)->int:
                           bad_records=r['data']['bad']['count'], trainable=r['parameters']['trainable'])))
     return 0
 
-# %% ../nbs/39_train.ipynb #0aa7b046
+# %% ../nbs/39_train.ipynb #0a93901b
 if __name__ == '__main__': sys.exit(main())
