@@ -48,7 +48,7 @@ def train_caption_decoder(pipe,                    # a `UniDiffuser` (text encod
     "Fine-tune the caption decoder on `captions` through `train_loop`; returns its `TrainResult` (decoder in `.model`)."
     from unidiffuser.encoders import clip_text_embed
     from unidiffuser.caption import tokenize_captions
-    from unidiffuser.trainer import train_loop
+    from unidiffuser.loop import train_loop
     cfg = cfg or CaptionTrainConfig()
     pipe._need('text_encoder', 'clip_tokenizer', 'caption_decoder', 'caption_tokenizer')
     caps = [c for c in captions if isinstance(c, str) and c.strip()]

@@ -45,14 +45,14 @@ class ToyConfig:
     seed: int = 0
     def __post_init__(self):
         self.net = self.net or MLPConfig(dims=dict(self.dims), hidden=128, depth=4)
-        self.train = self.train or TrainConfig(steps=6000, batch_size=512, lr=2e-3, warmup=100, schedule='cosine', ema_decay=0.99)
+        self.train = self.train or TrainConfig(steps=6000, batch_size=512, lr=2e-3, warmup=100, lr_decay='cosine', ema_decay=0.99)
     @classmethod
     def ci(cls): return cls(n=1000, floor_reps=60, step_list=(8, 14, 26, 50))  # default training: 6000 steps
     @classmethod
     def smoke(cls): return cls(n=200, floor_reps=10, train=TrainConfig(steps=100, batch_size=128, lr=2e-3, warmup=10, ema_decay=0.9),
                                grid=(0., 500., 1000.), scales=(0., 3.), step_list=(8, 14), t0_variant=False, dims3={}, steps=14)
     @classmethod
-    def full(cls): return cls(train=TrainConfig(steps=12000, batch_size=512, lr=2e-3, warmup=200, schedule='cosine', ema_decay=0.995))
+    def full(cls): return cls(train=TrainConfig(steps=12000, batch_size=512, lr=2e-3, warmup=200, lr_decay='cosine', ema_decay=0.995))
 
 # %% ../nbs/60_toy_reproduction.ipynb #b3482c78
 def toy_mixture(std:float=0.5, # within-component standard deviation
@@ -297,37 +297,39 @@ def reproduce_toy(out='runs/toy',           # output folder for figures, metrics
     cond_values = {txt: ambiguous_value(gmm, txt, generator=g), img: ambiguous_value(gmm, img, generator=g)}
     M = {'config': _jsonable(asdict(cfg))}
     torch.manual_seed(cfg.seed)  # the networks' initial weights, so that a run is reproducible
-    res = train(JointMLP(cfg.net), gmm_batches(gmm), cfg.train, progress=progress)
+    T = {}; lap = lambda k, t=[time.time()]: (T.__setitem__(k, round(time.time() - t[0], 1)), t.__setitem__(0, time.time()))  # seconds per stage
+    res = train(JointMLP(cfg.net), gmm_batches(gmm), cfg.train, progress=progress); lap('train')
     net = as_eps_fn(res.ema)
     M['train'] = {'seconds': res.seconds, 'final_loss': res.history[-1][1] if res.history else None}
     M['modes'] = modes = mode_tests(net, gmm, cfg, cond_values)
-    M['modes_exact'] = mode_tests(gmm.eps, gmm, cfg, cond_values)  # the same tests with the exact predictor
+    M['modes_exact'] = mode_tests(gmm.eps, gmm, cfg, cond_values); lap('modes')  # the same tests with the exact predictor
     M['conditionals_data'] = conditional_data_tests(net, gmm, cfg)
-    M['conditionals_data_exact'] = conditional_data_tests(gmm.eps, gmm, cfg, n_points=0)
+    M['conditionals_data_exact'] = conditional_data_tests(gmm.eps, gmm, cfg, n_points=0); lap('conditionals_data')
     grid = eps_error_grid(net, gmm, cfg.grid, n=cfg.n)
     M['eps_grid'] = {'t': list(cfg.grid), **grid}
-    M['guidance'] = gd = guidance_tests(net, gmm, cfg, cond_values[txt])
+    lap('eps_grid'); M['guidance'] = gd = guidance_tests(net, gmm, cfg, cond_values[txt]); lap('guidance')
     M['sampler_exact'] = conv = sampler_convergence(gmm.eps, gmm, cfg.step_list)
     M['sampler_network'] = conv_net = sampler_convergence(net, gmm, cfg.step_list)
     M['marginalisation'] = marginalisation_error(gmm, img, txt, n=20_000, generator=g)
-    M['t0_target_gap'] = t0_target_gap(gmm, img, txt, generator=g)
+    M['t0_target_gap'] = t0_target_gap(gmm, img, txt, generator=g); lap('samplers_marginalisation')
     if cfg.t0_variant:
         res0 = train(JointMLP(cfg.net), gmm_batches(gmm), TrainConfig(**{**asdict(cfg.train), 'include_t0': True}), progress=progress)
         g0 = eps_error_grid(as_eps_fn(res0.ema), gmm, cfg.grid, n=cfg.n)
         M['t0_training'] = {'t': list(cfg.grid), 'without_t0': grid['rms_error'][img][:, 0].tolist(), 'with_t0': g0['rms_error'][img][:, 0].tolist(),
                             'without_t0_at_t1': grid['rms_error'][img][:, 1].tolist(), 'with_t0_at_t1': g0['rms_error'][img][:, 1].tolist()}
+        lap('t0_variant')
     if cfg.dims3:
         gmm3 = GaussianMixture.random(cfg.dims3, K=3, seed=cfg.gmm_seed + 1, spread=1.0)
         res3 = train(JointMLP(MLPConfig(**{**asdict(cfg.net), 'dims': dict(cfg.dims3)})), gmm_batches(gmm3), cfg.train, progress=progress)
         M['three_modalities'] = three_modality_tests(as_eps_fn(res3.ema), gmm3, cfg)
         M['three_modalities_exact'] = three_modality_tests(gmm3.eps, gmm3, cfg)
         M['three_modalities_data'] = [r for r in three_modality_tests(as_eps_fn(res3.ema), gmm3, cfg, conditions='data') if r['condition']]
-        save_file({k: v.contiguous() for k, v in res3.ema.state_dict().items()}, str(out / 'mlp3_ema.safetensors'))
+        save_file({k: v.contiguous() for k, v in res3.ema.state_dict().items()}, str(out / 'mlp3_ema.safetensors')); lap('three_modalities')
     save_file({k: v.contiguous() for k, v in res.ema.state_dict().items()}, str(out / 'mlp_ema.safetensors'))
     figs = {'modes.png': plot_modes(gmm, modes, cond_values), 'eps_error.png': plot_eps_error(grid, cfg.grid),
             'guidance.png': plot_guidance(gd), 'sampler_steps.png': plot_sampler_error(conv, 'exact noise predictor')}
     for name, f in figs.items(): f.savefig(out / name, dpi=110)
-    M['seconds'] = time.time() - t_start
+    lap('figures'); M['seconds'], M['timing'] = time.time() - t_start, T
     tmp = out / 'metrics.json.tmp'
     tmp.write_text(json.dumps(_jsonable(M), indent=1)); os.replace(tmp, out / 'metrics.json')  # atomic
     M['figures'] = figs

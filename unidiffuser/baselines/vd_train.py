@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, asdict
 import torch
 from ..schedule import NoiseSchedule
 from .vd import VersatileDiffuser, VDConfig, VD_FLOWS, vd_loss
-from ..trainer import latent_batch, load_latents, train_loop
-from ..loop import TrainResult
+from ..trainer import latent_batch, load_latents
+from ..loop import TrainResult, train_loop
 
 # %% ../../nbs/71_train_vd.ipynb #4ace796e
 @dataclass

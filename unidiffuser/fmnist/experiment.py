@@ -55,23 +55,29 @@ register_component_kind('FashionCNN', 'unidiffuser.fmnist.experiment', frozen=Tr
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #6b35ae8c
 def train_evaluator(steps:int=1000, batch_size:int=128, lr:float=2e-3, seed:int=0,
-                    eval_n:int=10000 # test images for the reported accuracy
-                   )->tuple:         # (FashionCNN in eval mode, test accuracy, seconds)
-    "Train `FashionCNN` on the train split (Adam, cosine decay, horizontal flips) and measure it on the test split."
+                    eval_n:int=10000, # test images for the reported accuracy
+                    out_dir=None,     # checkpoints and log.jsonl (the run resumes from them); None: nothing written
+                    progress:bool=False
+                   )->tuple:          # (FashionCNN in eval mode, test accuracy, seconds)
+    "Train `FashionCNN` on the train split through `train_loop` (Adam, 30% warm-up then cosine decay, horizontal flips); measure it on the test split."
     from unidiffuser.fmnist.latent_models import fmnist, to_pixels
-    t0, g = time.time(), torch.Generator().manual_seed(seed)
+    from unidiffuser.loop import LoopConfig, train_loop, step_generator
+    t0 = time.time()
     torch.manual_seed(seed)
     tr, te = fmnist('train'), fmnist('test')
-    net = FashionCNN(); opt = torch.optim.Adam(net.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=max(steps, 1))
-    for _ in range(steps):
+    net = FashionCNN()
+    cfg = LoopConfig(steps=steps, lr=lr, warmup=max(3 * steps // 10, 1), lr_decay='cosine', log_every=max(steps // 20, 1))  # AdamW without decay = Adam
+    def batch_fn(step, rank, world, dev):
+        g = step_generator(seed, step, rank)
         idx = torch.randint(len(tr), (batch_size,), generator=g)
         x = to_pixels(tr, idx)
         flip = torch.rand(batch_size, generator=g) < .5
         x[flip] = x[flip].flip(-1)
-        loss = F.cross_entropy(net(x), tr.labels[idx].long())
-        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-    net.eval().requires_grad_(False)
+        return x.to(dev), tr.labels[idx].long().to(dev)
+    def loss_fn(m, b, _): return F.cross_entropy(m(b[0]), b[1]), {}
+    conf = dict(steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+    train_loop(net, cfg, conf, batch_fn, loss_fn, out_dir, progress=progress, key='evaluator', desc='evaluator')
+    net.cpu().eval().requires_grad_(False)
     return net, evaluator_accuracy(net, te, eval_n), time.time() - t0
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #29a5887e

@@ -6,8 +6,8 @@ Docs: https://unidiffuser.github.io/unidiffuser/fmnist_latent_models.html.md"""
 
 # %% auto #0
 __all__ = ['FMNIST_COMPONENTS', 'fmnist', 'to_pixels', 'draw_batch', 'all_captions', 'load_minilm', 'minilm_sentence',
-           'minilm_states', 'AutoencoderTrainConfig', 'vae_loss', 'latent_std', 'reconstruction_metrics',
-           'train_autoencoder', 'load_fmnist_components']
+           'minilm_states', 'FirstStageTrainConfig', 'AutoencoderTrainConfig', 'vae_loss', 'latent_std',
+           'reconstruction_metrics', 'train_autoencoder', 'load_fmnist_components']
 
 # %% ../../nbs/62_fmnist_latent_models.ipynb #92ae4719
 import os, json, math, time, copy, shutil, tempfile, warnings, functools
@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from ..components import FitConfig, fit, save_component, load_component, repo_path
+from ..components import save_component, load_component, repo_path
+from ..loop import LoopConfig, train_loop, step_generator
 
 # %% ../../nbs/62_fmnist_latent_models.ipynb #033d63fd
 @functools.lru_cache(maxsize=4)
@@ -93,9 +94,26 @@ def minilm_states(texts:list,        # captions or prompts
         warnings.simplefilter('ignore')  # the longest captions are truncated at 16 tokens (counted below)
         return torch.cat([clip_text_embed(model, tok, list(texts[i:i + batch]), max_length) for i in range(0, len(texts), batch)])
 
+# %% ../../nbs/62_fmnist_latent_models.ipynb #fa11c0df
+@dataclass
+class FirstStageTrainConfig(LoopConfig):
+    "The first-stage recipe for `train_loop`: AdamW, linear warm-up then cosine decay to 0, clipping, no EMA; the batch, seed and evaluation size."
+    steps:int=400              # optimizer steps
+    lr:float=1e-3              # AdamW peak learning rate
+    weight_decay:float=0.01    # AdamW weight decay
+    warmup:int=40              # linear warm-up steps, then cosine decay to 0 at `steps`
+    lr_decay:str='cosine'
+    grad_clip:float=1.0        # max gradient norm (0: off)
+    log_every:int=20           # steps per averaged loss in the history
+    batch_size:int=64
+    seed:int=0                 # initial weights, batches and noise
+    eval_n:int|None=None       # evaluation examples per split (None: the whole split)
+    def __post_init__(self):
+        if self.steps < 1 or self.batch_size < 1: raise ValueError(f"steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}; fix the config")
+
 # %% ../../nbs/62_fmnist_latent_models.ipynb #649d4074
 @dataclass
-class AutoencoderTrainConfig(FitConfig):
+class AutoencoderTrainConfig(FirstStageTrainConfig):
     "`AutoencoderKL` sizes and the LDM loss without its GAN and LPIPS terms."
     block_out_channels:tuple=(32, 64, 64) # one level per entry: f = 2^(levels-1), 32 px -> 8 x 8 latents
     layers_per_block:int=1
@@ -160,23 +178,25 @@ def reconstruction_metrics(vae,                  # trained `AutoencoderKL`
 
 # %% ../../nbs/62_fmnist_latent_models.ipynb #1db069b0
 def train_autoencoder(cfg:AutoencoderTrainConfig=None, # default: `AutoencoderTrainConfig.cpu()`
-                      progress:bool=True
+                      progress:bool=True,
+                      out_dir=None # checkpoints and log.jsonl (the run resumes from them); None: nothing written
                      )->tuple: # (dict(vae=AutoencoderKL with measured scaling_factor), metrics dict)
     "Train the image autoencoder on train-split images, set `scaling_factor` = 1/std of its latents, measure test reconstruction."
     from diffusers import AutoencoderKL
     cfg = cfg or AutoencoderTrainConfig.cpu()
     torch.manual_seed(cfg.seed)
     vae, ds = AutoencoderKL(**cfg.vae_config()), fmnist('train')
-    def loss_fn(m, step, g, dev): return vae_loss(m, draw_batch(ds, cfg.batch_size, step, g)[0].to(dev), cfg.kl_weight, cfg.rec_loss, g)[0]
-    run = fit(vae, loss_fn, cfg, progress)
-    vae = vae.cpu()
+    def batch_fn(step, rank, world, dev): g = step_generator(cfg.seed, step, rank); return draw_batch(ds, cfg.batch_size, step, g)[0].to(dev), g
+    def loss_fn(net, b, _): return vae_loss(getattr(net, 'module', net), *b[:1], cfg.kl_weight, cfg.rec_loss, b[1])  # encode/decode: one process
+    run = train_loop(vae, cfg, asdict(cfg), batch_fn, loss_fn, out_dir, progress=progress, key='vae', desc='autoencoder')
+    vae = vae.cpu().eval()
     g = torch.Generator().manual_seed(cfg.seed + 1)
     std = latent_std(vae, to_pixels(ds, torch.randperm(len(ds), generator=g)[:cfg.scale_n]), generator=g)
     vae.register_to_config(scaling_factor=1 / std)
     t0, test = time.time(), fmnist('test')
     m = reconstruction_metrics(vae, to_pixels(test, torch.arange(len(test))[:cfg.eval_n]))
-    return dict(vae=vae), dict(m, latent_std=std, scaling_factor=1 / std, steps=cfg.steps, train_seconds=run['seconds'],
-                               eval_seconds=time.time() - t0, eval_images=min(cfg.eval_n or len(test), len(test)), history=run['history'])
+    return dict(vae=vae), dict(m, latent_std=std, scaling_factor=1 / std, steps=cfg.steps, train_seconds=run.seconds,
+                               eval_seconds=time.time() - t0, eval_images=min(cfg.eval_n or len(test), len(test)), history=run.history)
 
 # %% ../../nbs/62_fmnist_latent_models.ipynb #9ceb599e
 FMNIST_COMPONENTS = ('vae', 'image_encoder', 'clip_image_processor', 'text_projection', 'caption_decoder', 'caption_tokenizer')

@@ -15,12 +15,12 @@ from dataclasses import dataclass, asdict
 import torch
 import torch.nn.functional as F
 from torch import nn
-from ..components import FitConfig, fit
-from .latent_models import fmnist, draw_batch, to_pixels, minilm_sentence, minilm_states, all_captions
+from ..loop import train_loop, step_generator
+from .latent_models import FirstStageTrainConfig, fmnist, draw_batch, to_pixels, minilm_sentence, minilm_states, all_captions
 
 # %% ../../nbs/63_fmnist_text_models.ipynb #0c6d617f
 @dataclass
-class ClipTrainConfig(FitConfig):
+class ClipTrainConfig(FirstStageTrainConfig):
     "CLIP vision tower sizes (FMNIST.md) and the LiT contrastive training against locked MiniLM sentence embeddings."
     image_size:int=32
     patch_size:int=4
@@ -153,7 +153,8 @@ def clip_metrics(image_encoder, processor, text_projection, # the trained towers
 
 # %% ../../nbs/63_fmnist_text_models.ipynb #92329b2b
 def train_clip(cfg:ClipTrainConfig=None, # default: `ClipTrainConfig.cpu()`
-               progress:bool=True
+               progress:bool=True,
+               out_dir=None # checkpoints and log.jsonl (the run resumes from them); None: nothing written
               )->tuple: # (dict(image_encoder, clip_image_processor, text_projection), metrics dict)
     "Train the CLIP vision tower and the text projection (LiT: MiniLM locked) on train-split pairs; measure zero-shot and retrieval."
     from transformers import CLIPImageProcessor
@@ -162,20 +163,22 @@ def train_clip(cfg:ClipTrainConfig=None, # default: `ClipTrainConfig.cpu()`
     model, proc, ds = LiT(cfg), CLIPImageProcessor(size=cfg.image_size, crop_size=cfg.image_size), fmnist('train')
     caps = all_captions(held_out=False)
     ids, bank = {c: i for i, c in enumerate(caps)}, minilm_sentence(caps)  # the locked tower, run once per caption
-    def loss_fn(m, step, g, dev):
-        x, c, _ = draw_batch(ds, cfg.batch_size, step, g)
-        j = torch.tensor([ids[s] for s in c], device=dev)
-        return contrastive_loss(*m(clip_pixels((x + 1) / 2, proc).to(dev), bank.to(dev)[j]), m.logit_scale, j)
-    run = fit(model, loss_fn, cfg, progress)
-    model = model.cpu(); t0 = time.time()
+    def batch_fn(step, rank, world, dev):
+        x, c, _ = draw_batch(ds, cfg.batch_size, step, step_generator(cfg.seed, step, rank))
+        return clip_pixels((x + 1) / 2, proc).to(dev), torch.tensor([ids[s] for s in c], device=dev)
+    def loss_fn(net, b, _):
+        px, j = b
+        return contrastive_loss(*net(px, bank.to(px.device)[j]), getattr(net, 'module', net).logit_scale, j), {}
+    run = train_loop(model, cfg, asdict(cfg), batch_fn, loss_fn, out_dir, progress=progress, key='clip', desc='image tower')
+    model = model.cpu().eval(); t0 = time.time()
     met = clip_metrics(model.vision, proc, model.text_projection, cfg.eval_n, cfg.retrieval_n)
     return (dict(image_encoder=model.vision, clip_image_processor=proc, text_projection=model.text_projection),
             dict(met, temperature=1 / model.logit_scale.clamp(max=math.log(100)).exp().item(), steps=cfg.steps,
-                 train_seconds=run['seconds'], eval_seconds=time.time() - t0, history=run['history']))
+                 train_seconds=run.seconds, eval_seconds=time.time() - t0, history=run.history))
 
 # %% ../../nbs/63_fmnist_text_models.ipynb #db6ccff0
 @dataclass
-class CaptionTrainConfig(FitConfig):
+class CaptionTrainConfig(FirstStageTrainConfig):
     "Caption decoder sizes (FMNIST.md) and its teacher-forced training on MiniLM states of the captions."
     prefix_length:int=16       # MiniLM tokens = text latent tokens
     prefix_hidden_dim:int=64   # width of the text latent U-ViT diffuses
@@ -225,7 +228,8 @@ OUT_OF_TEMPLATE_PROMPTS = (('a pair of trainers', 7), ('a warm winter coat', 4),
 
 # %% ../../nbs/63_fmnist_text_models.ipynb #5c90c4df
 def train_caption_decoder(cfg:CaptionTrainConfig=None, # default: `CaptionTrainConfig.cpu()`
-                          progress:bool=True
+                          progress:bool=True,
+                          out_dir=None # checkpoints and log.jsonl (the run resumes from them); None: nothing written
                          )->tuple: # (dict(caption_decoder, caption_tokenizer), metrics dict)
     "Train the caption decoder (prefix maps + GPT-2) on train-split captions; measure val/test round trips and free prompts."
     from unidiffuser.caption import CaptionDecoder, tiny_caption_tokenizer, tokenize_captions, generate_captions
@@ -238,12 +242,13 @@ def train_caption_decoder(cfg:CaptionTrainConfig=None, # default: `CaptionTrainC
     ids, states = {c: i for i, c in enumerate(caps)}, minilm_states(caps, cfg.prefix_length)  # frozen encoder, once per caption
     tokens, mask = tokenize_captions(tok, caps)
     if cfg.prefix_length + tokens.shape[1] > cfg.n_positions: raise ValueError(f"captions need {tokens.shape[1]} tokens: raise n_positions above {cfg.prefix_length + tokens.shape[1]}")
-    def loss_fn(m, step, g, dev):
-        j = torch.tensor([ids[c] for c in draw_batch(ds, cfg.batch_size, step, g)[1]])
+    def batch_fn(step, rank, world, dev):
+        j = torch.tensor([ids[c] for c in draw_batch(ds, cfg.batch_size, step, step_generator(cfg.seed, step, rank))[1]])
         L = int(mask[j].sum(1).max())
-        return m(tokens[j, :L].to(dev), states[j].to(dev), mask=mask[j, :L].to(dev), labels=tokens[j, :L].to(dev)).loss
-    run = fit(dec, loss_fn, cfg, progress)
-    dec, met, t0 = dec.cpu(), dict(vocab=len(tok), steps=cfg.steps, train_seconds=run['seconds'], history=run['history']), time.time()
+        return tokens[j, :L].to(dev), states[j].to(dev), mask[j, :L].to(dev)
+    def loss_fn(net, b, _): t, s, m = b; return net(t, s, mask=m, labels=t).loss, {}
+    run = train_loop(dec, cfg, asdict(cfg), batch_fn, loss_fn, out_dir, progress=progress, key='caption_decoder', desc='caption decoder')
+    dec, met, t0 = dec.cpu().eval(), dict(vocab=len(tok), steps=cfg.steps, train_seconds=run.seconds, history=run.history), time.time()
     for split in ('val', 'test'):
         d = fmnist(split)
         m, out = caption_metrics(dec, tok, [d.caption(i) for i in range(min(cfg.eval_n or len(d), len(d)))], cfg.beam_size, cfg.max_len)
