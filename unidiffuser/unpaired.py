@@ -7,14 +7,14 @@ Docs: https://unidiffuser.github.io/unidiffuser/unpaired.html.md"""
 # %% auto #0
 __all__ = ['POOLS', 'draw_noise', 'unpaired_loss', 'batch_fractions', 'mixed_batch']
 
-# %% ../nbs/33_unpaired.ipynb #eda232c3
+# %% ../nbs/33_unpaired.ipynb #0ca438d0
 import hashlib, functools
 import torch
 from .core import perturb, sample_timesteps
 from .mixture import task_timesteps
 from .schedule import NoiseSchedule
 
-# %% ../nbs/33_unpaired.ipynb #58508d91
+# %% ../nbs/33_unpaired.ipynb #9d7615f3
 def draw_noise(x0s:dict,            # {'img': (B, ...), 'txt': (B, ...)} (only shapes, dtypes and device are used)
                present:dict=None,   # {'img': (B,) bool, 'txt': (B,) bool}; None: every row is a pair
                sched:NoiseSchedule=None,
@@ -65,7 +65,7 @@ def unpaired_loss(eps_fn,              # joint noise predictor: (noisy dict, tim
     loss = num / den.clamp_min(1)
     return (loss, per) if per_modality else loss
 
-# %% ../nbs/33_unpaired.ipynb #477a18f3
+# %% ../nbs/33_unpaired.ipynb #14ed5f35
 def batch_fractions(counts:dict,             # {'pair': n, 'img': n, 'txt': n} pool sizes
                     paired_fraction:float=None # share of each batch from pairs; None: in proportion to the pools
                    )->dict:
