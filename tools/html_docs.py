@@ -1,90 +1,82 @@
 #!/usr/bin/env python
-"""Build offline, self-contained HTML docs for this nbdev project, without Quarto.
+"""Build offline, self-contained HTML docs for this nbdev project, without Quarto; check them.
 
-Usage (from anywhere inside the repository, after `pip install -e ".[dev]"` and `nbdev-export`):
+    python tools/html_docs.py --out _html             # build every notebook nbdev's `nbglob` finds, then check
+    python tools/html_docs.py --out _html --only '1*' # only notebooks whose file name matches a glob
+    python tools/html_docs.py --check _html           # only check an already built site
 
-    python tools/html_docs.py --out _html                 # every notebook under nbs/
-    python tools/html_docs.py --out _html --only '1*'     # only notebooks whose file name matches a glob
-    python tools/html_docs.py --out _html --workers 1     # process notebooks one at a time
-    python tools/html_docs.py --out _html --no-param-tables  # show_doc exactly as nbdev 3 / Quarto (no tables)
+1. nbdev's own docs processing (`nbdev.processors.FilterDefaults`: show_doc cells added and run, hidden and
+   exported cells removed, frontmatter, doc links), in `--workers` processes that each handle many notebooks
+   (as nbdev's `proc_nbs` does). One change: exported cells are not re-executed; their names are taken from
+   the installed library module (`pip install -e .`, run `nbdev-export` first), so signatures show the real
+   type names (`unidiffuser.x.Y`, not `__main__.Y`). A cell whose names the module lacks is executed as in nbdev.
+2. nbconvert (`lab` template) writes one page per notebook, named as nbdev does (`nbpath2html`), figures
+   embedded; maths becomes MathML with latex2mathml; headings get pandoc/Quarto ids (so nbdev's symbol links,
+   `_modidx.py`'s `page.html#anchor`, resolve); links to notebooks and to the doc site become relative links.
+3. A search box: a corpus (one entry per section) is written at build time to `assets/search_docs.js` and
+   indexed in the browser by the vendored MiniSearch (`tools/vendor/minisearch`, MIT).
+4. Checks (also `--check`): every relative link and `#anchor` must exist, and nothing may load from the
+   network (only plain `<a href>` may point outside). Each failure is listed with its page; exit status 1.
 
-Then open `_html/index.html` in a browser. Every page is a single standalone .html file. The --out
-folder is deleted and re-created on every run (also with --only); the tool refuses a folder it did not
-write itself (no `.html_docs` marker) and anything containing the project, nbs/ or tools/.
-
-What it does, in order:
-
-1. **nbdev's own notebook processing.** Notebooks are found with nbdev's `nbglob` (the same rules
-   as `nbdev-docs`: recursive, files and folders starting with `_` or `.` skipped). Each one is run
-   through `nbdev.serve_drv.main((src, dst, FilterDefaults))` in its own Python subprocess: this is
-   exactly what `nbdev-docs` / `nbdev-proc-nbs` do for every notebook before Quarto renders it
-   (`nbdev/quarto.py::_pre_docs` -> `nbdev/serve.py::proc_nbs` -> `serve_drv.main`). So
-   `show_doc` entries are added for exported symbols and re-executed (with `IN_TEST=1`),
-   `#| hide` / `#| export` cells are removed, `# Export -` headings are dropped, the `# Title` +
-   `> summary` cell becomes frontmatter, and backticked symbols become doc links. (nbdev 3.3.26's
-   `show_doc` renders the signature with the docments as `# comments` plus the docstring, not a
-   table. By default this tool also appends fastcore's `DocmentTbl` parameter table (Type /
-   Default / Details, as nbdev 2 did) to every `show_doc`; `--no-param-tables` turns that off.) Unlike
-   `nbdev-docs` it does NOT rewrite `nbs/nbdev.yml`, `nbs/sidebar.yml` or `<lib>/_modidx.py`:
-   run `nbdev-export` first so `_modidx.py` (used for the doc links) is current.
-   If processing a notebook fails, its path and error are printed and the exit status is 1
-   (all other notebooks are still built).
-2. **Quarto cell options** that nbdev leaves for Quarto are honoured: `#| include: false`
-   (cell dropped), `#| echo: false` (code hidden), `#| output: false` (outputs dropped),
-   `#| output: asis` (text output rendered as markdown), `#| code-fold: true|show` (+
-   `#| code-summary`). The `#| ...` lines themselves are not shown.
-3. **nbconvert** (`HTMLExporter`, `lab` template) converts each processed notebook into one HTML
-   page: figures are embedded as data URIs, local images referenced from markdown are embedded
-   too, no input/output prompts. The page name follows nbdev (`nbdev.config.nbpath2html`): the
-   numeric prefix is stripped and the name lower-cased, so `10_diffusion_basics.ipynb` becomes
-   `diffusion_basics.html`, matching the URLs in `_modidx.py` and on the Quarto site.
-4. **LaTeX to MathML, server side**, with `latex2mathml`: `$...$`, `$$...$$`, `\\begin{env}...`
-   in markdown cells, markdown outputs (e.g. `show_doc` docstrings) and `text/latex` outputs.
-   Browsers render MathML natively, so no MathJax/KaTeX is needed. `\\tag{n}` is shown as a
-   right-aligned equation number; environments are not auto-numbered (write `\\tag`); `\\label`
-   is dropped. `mathvariant` (e.g. from `\\mathcal N`), which Chromium's MathML Core ignores, is
-   mapped to Unicode math letters. Unknown commands are reported as warnings with the page name.
-5. **Navigation and links.** A sidebar is built from `nbs/sidebar.yml` (Quarto's
-   `website: sidebar: contents:` format: paths, `section:`/`contents:`, `href:`/`text:`,
-   `auto:` globs). Links to `.ipynb`/`.qmd`/`.md` files become links to their pages, and absolute
-   links into the project's own doc site (nbdev's symbol links) become relative links.
-   Quarto-only markdown (`[text](url){attrs}`, `[text]{.class}`, `::: {.callout-note}` fenced
-   divs, `{#id}` heading attributes) is converted or stripped. Heading ids follow pandoc/Quarto
-   (lower case), so `utils.html#add_noise` style anchors work.
-6. **No external URLs.** nbconvert's require.js, MathJax, mermaid and widget `<script>` tags are
-   never emitted and each page carries a Content-Security-Policy that blocks network loads.
-   Every page is then checked: any `src=`/`href=`/`url()` that loads something from http(s)
-   (anything but a plain `<a href>` hyperlink) is an error (exit status 1).
-
-Exit status: 0 success; 1 a notebook failed or a page references an external resource; 2 bad usage.
-Warnings (a sidebar entry without a notebook, a page missing from the sidebar, a broken link,
-LaTeX that latex2mathml does not know) are printed but do not change the exit status.
+Exit status: 0 success; 1 a notebook failed, a broken link or an external resource; 2 bad usage.
 """
 from __future__ import annotations
-
-import argparse
-import base64
-import fnmatch
-import html
-import mimetypes
-import os
-import posixpath
-import re
-import shutil
-import subprocess
-import sys
-import tempfile
-import traceback
-from concurrent.futures import ThreadPoolExecutor
+import argparse, ast, fnmatch, html, importlib, json, os, posixpath, re, shutil, sys, time, traceback
+from collections import Counter
+from html.parser import HTMLParser
+from multiprocessing import get_context
 from pathlib import Path
 
-# --------------------------------------------------------------------------------------------
-# 1. nbdev processing (one subprocess per notebook, like nbdev's own `proc_nbs` workers)
-# --------------------------------------------------------------------------------------------
+HERE = Path(__file__).resolve().parent
+_MARKER = '.html_docs'
 
-def _add_param_tables():
-    "Default (`--no-param-tables` disables): append fastcore's `DocmentTbl` (the nbdev 2 style table) to `show_doc`."
-    from fastcore.docments import DocmentTbl
+# ---------------------------------------------------------------- 1. nbdev processing (worker processes)
+
+def _defined_names(trees):
+    names = []
+    for t in trees:
+        if isinstance(t, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)): names.append(t.name)
+        elif isinstance(t, (ast.Assign, ast.AnnAssign)):
+            for tg in (t.targets if isinstance(t, ast.Assign) else [t.target]):
+                names += [n.id for n in ast.walk(tg) if isinstance(n, ast.Name)]
+        elif isinstance(t, (ast.Import, ast.ImportFrom)):
+            names += [(a.asname or a.name).split('.')[0] for a in t.names if a.name != '*']
+    return names
+
+
+def _filter():
+    "nbdev's `FilterDefaults`, with `exec_show_docs` taking exported names from the library instead of re-running cells."
+    from nbdev.config import get_config
+    from nbdev.processors import FilterDefaults, exec_show_docs, _default_exp, _show_docs
+
+    class LibShowDocs(exec_show_docs):
+        def __call__(self, cell):
+            if cell.cell_type != 'code' or not hasattr(self, 'k') or not self.nb.has_docs_: return
+            d, trees = cell.directives_, cell.parsed_() or []
+            exp = next((k for k in ('export', 'exports', 'exporti') if k in d), None)
+            if exp and self._from_lib(cell, d[exp].split() or [_default_exp(self.nb)]): return
+            imps = [t for t in trees if isinstance(t, (ast.Import, ast.ImportFrom))]
+            if exp or 'exec_doc' in d or _show_docs(trees) or len(imps) == len(trees): return super().__call__(cell)
+            if not imps or d.get('eval') == 'false': return  # a test cell: show_doc needs only its top-level imports
+            self.k.run(ast.unparse(ast.Module(imps, [])))
+            if self.k.exc: raise Exception(f'Error in cell {cell.idx_} (its imports):\n{cell.source}\n{self.k.exc!r}')
+        def _from_lib(self, cell, mod):
+            try: ns = vars(importlib.import_module(f'{get_config().lib_name}.{mod[0]}'))
+            except Exception: return False
+            names = _defined_names(cell.parsed_() or [])
+            if not names or any(n not in ns for n in names): return False
+            self.k.user_ns.update({k: v for k, v in ns.items() if not (k.startswith('__') and k.endswith('__'))})
+            return True
+
+    class Filter(FilterDefaults):
+        def base_procs(self): return [LibShowDocs if p is exec_show_docs else p for p in super().base_procs()]
+    return Filter
+
+
+def _init_worker(param_tables: bool):
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    if not param_tables: return
+    from fastcore.docments import DocmentTbl   # the Type/Default/Details table (nbdev 2 style) under each show_doc
     from nbdev import showdoc
     orig = showdoc.BasicMarkdownRenderer._repr_markdown_
     def _repr_markdown_(self):
@@ -94,331 +86,169 @@ def _add_param_tables():
     showdoc.BasicMarkdownRenderer._repr_markdown_ = _repr_markdown_
 
 
-def _proc_one(src: str, dst: str) -> int:
-    "Child process: run nbdev's docs processors (`FilterDefaults`) on `src`, write to `dst`."
+def _process(src: str):
+    "Worker: nbdev docs processing of one notebook -> (src, processed notebook JSON or None, error, seconds)."
+    from fastcore.nbio import read_nb, nb2str
     from nbdev.config import get_config
-    from nbdev.processors import FilterDefaults
-    import nbdev.serve_drv
-    if os.environ.get('HTML_DOCS_PARAM_TABLES'): _add_param_tables()
-    os.chdir(get_config().config_path)  # `_pre_docs` anchors the cwd at the project root too
-    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    os.chdir(get_config().config_path)
+    os.environ['IN_TEST'] = '1'
     try:
-        nbdev.serve_drv.main((Path(src), Path(dst), FilterDefaults))
+        try: nb = read_nb(src); _filter()()(nb)
+        except Exception:  # e.g. a signature needing a name only the notebook imports: nbdev's own, full processing
+            from nbdev.processors import FilterDefaults
+            nb = read_nb(src); FilterDefaults()(nb); print(f'  nbs/{Path(src).name}: processed the nbdev way (all cells with imports run)')
+        return src, nb2str(nb), None, time.time() - t0
     except BaseException:
-        traceback.print_exc()
-        return 1
-    return 0
-
-
-def _err_summary(stderr: str, n: int = 25) -> str:
-    "The useful tail of a child's traceback (nbdev's message names the failing cell)."
-    lines = [l for l in stderr.rstrip().splitlines() if l.strip()]
-    start = max((i for i, l in enumerate(lines) if l.startswith('Exception: Error')), default=None)
-    lines = lines[start:] if start is not None else lines[-n:]
-    return '\n'.join('    ' + l for l in lines[:n])
-
-
-def process_notebooks(nbs, nbs_path: Path, proc_dir: Path, workers: int, timeout: int):
-    "Process every notebook; return {src: processed path} and a list of (src, error) failures."
-    def run(src):
-        dst = proc_dir / src.relative_to(nbs_path)
-        cmd = [sys.executable, os.path.abspath(__file__), '--_proc-one', str(src), str(dst)]
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            return src, None, f'    timed out after {timeout} s'
-        if r.returncode != 0 or not dst.exists():
-            return src, None, _err_summary(r.stderr or r.stdout or f'exit status {r.returncode}')
-        return src, dst, None
-    ok, failed = {}, []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as ex:
-        for src, dst, err in ex.map(run, nbs):
-            rel = src.relative_to(nbs_path.parent) if nbs_path.parent in src.parents else src
-            if err is None:
-                ok[src] = dst
-                print(f'  processed {rel}')
-            else:
-                failed.append((src, err))
-                print(f'ERROR: nbdev processing failed for {rel}:\n{err}', file=sys.stderr)
-    return ok, failed
-
-# --------------------------------------------------------------------------------------------
-# 2. Quarto cell options left in the processed notebook
-# --------------------------------------------------------------------------------------------
-
-_re_qopt = re.compile(r'^\s*#\|\s*([\w-]+)\s*:\s*(.*?)\s*$')
-
-
-def _split_options(src: str):
-    "Leading `#| key: value` lines of a code cell -> (options dict, remaining source)."
-    opts, lines = {}, src.splitlines()
-    i = 0
-    while i < len(lines):
-        m = _re_qopt.match(lines[i])
-        if not m:
-            if lines[i].strip().startswith('#|'): i += 1; continue  # a flag-style directive: drop it
-            break
-        opts[m.group(1).lower()] = m.group(2).strip().strip('"\'')
-        i += 1
-    return opts, '\n'.join(lines[i:])
-
-
-def _false(v): return str(v).lower() in ('false', 'no', '0')
-def _true(v): return str(v).lower() in ('true', 'yes', '1')
-
-
-_CELL_KEYS = {'code': ('cell_type', 'execution_count', 'id', 'metadata', 'outputs', 'source'),
-              'markdown': ('cell_type', 'id', 'metadata', 'source', 'attachments'),
-              'raw': ('cell_type', 'id', 'metadata', 'source', 'attachments')}
-
-
-def apply_quarto_options(nb):
-    "Honour the Quarto cell options nbdev leaves behind (echo, include, output, code-fold)."
-    from nbformat import NotebookNode
-    cells = []
-    for cell in nb.cells:
-        if cell.cell_type == 'code':
-            opts, cell.source = _split_options(cell.source)
-            if _false(opts.get('include', 'true')): continue
-            if _false(opts.get('echo', 'true')) or not cell.source.strip():
-                cell.metadata.setdefault('transient', {})['remove_source'] = True
-            out = opts.get('output', 'true').lower()
-            if _false(out): cell.outputs = []
-            elif out == 'asis':
-                new = []
-                for o in cell.get('outputs', []):
-                    if o.output_type == 'stream' and o.get('name') == 'stdout':
-                        o = NotebookNode(output_type='display_data', metadata={}, data={'text/markdown': o.text})
-                    elif o.output_type in ('execute_result', 'display_data') and 'text/markdown' not in o.data \
-                            and 'text/html' not in o.data and 'text/plain' in o.data:
-                        o.data['text/markdown'] = o.data.pop('text/plain')
-                    new.append(o)
-                cell.outputs = new
-            fold = opts.get('code-fold')
-            if fold and not _false(fold):
-                cell.metadata['od_fold'] = 'show' if fold.lower() == 'show' else 'closed'
-                cell.metadata['od_fold_summary'] = opts.get('code-summary', 'Code')
-            if cell.metadata.get('transient', {}).get('remove_source') and not cell.get('outputs'): continue
-        cells.append(cell)
-    nb.cells = cells
-    nb.metadata.pop('widgets', None)  # widget state would make nbconvert load a CDN renderer
-    for cell in nb.cells:  # nbdev leaves private keys (e.g. `has_sd`) that fail nbformat validation
-        for k in [k for k in cell if k not in _CELL_KEYS.get(cell.cell_type, ())]: del cell[k]
-        cell.metadata.pop('execution', None)  # execnb stores float timings where nbformat wants strings
+        lines = traceback.format_exc().strip().splitlines()
+        i = max((i for i, l in enumerate(lines) if l.startswith('Exception: Error')), default=max(0, len(lines) - 15))
+        return src, None, '\n'.join('    ' + l for l in lines[i:i + 25]), time.time() - t0
+    finally: os.environ.pop('IN_TEST', None)
 
 
 def pop_frontmatter(nb) -> dict:
-    "Remove the YAML frontmatter raw cell nbdev's FrontmatterProc inserted; return it as a dict."
     import yaml
     for i, c in enumerate(nb.cells):
-        if c.cell_type == 'raw' and c.source.lstrip().startswith('---'):
-            m = re.match(r'^\s*---\s*\n(.*?)\n---\s*$', c.source.strip() + '\n', re.S)
-            if m:
-                del nb.cells[i]
-                try: return yaml.safe_load(m.group(1)) or {}
-                except yaml.YAMLError: return {}
+        m = re.match(r'^\s*---\s*\n(.*?)\n---\s*$', c.source.strip() + '\n', re.S) if c.cell_type == 'raw' else None
+        if m:
+            del nb.cells[i]
+            return yaml.safe_load(m.group(1)) or {}
     return {}
 
-# --------------------------------------------------------------------------------------------
-# 3. Markdown: Quarto-isms, math -> MathML, heading ids
-# --------------------------------------------------------------------------------------------
 
-_re_link_attr = re.compile(r'(!?)\[([^\]\n]*)\]\(([^)\s]+)(?:\s+"([^"]*)")?\)\{([^}\n]*)\}')
-_re_span = re.compile(r'(?<![!\]\\])\[([^\]\n]+)\]\{([^}\n]*)\}')
-_re_head_attr = re.compile(r'^(\s{0,3}#{1,6}\s.*?)\s*\{[^}\n]*\}\s*$')
-_re_div_open = re.compile(r'^\s*:{3,}\s*(?:\{([^}]*)\}|([\w-]+))\s*$')
-_re_div_close = re.compile(r'^\s*:{3,}\s*$')
-_re_protect = re.compile(r'(`+)(?:.+?)\1|\$\$.*?\$\$|\$[^$\n]+\$')
-_CALLOUTS = {'note': 'Note', 'tip': 'Tip', 'warning': 'Warning', 'important': 'Important', 'caution': 'Caution'}
+def tidy_cells(nb):
+    "Honour the cell options nbdev leaves for Quarto (include, echo, output incl. asis) and drop keys nbformat rejects."
+    from nbformat import NotebookNode
+    keep = {'code': {'cell_type', 'execution_count', 'id', 'metadata', 'outputs', 'source'}}
+    cells = []
+    for c in nb.cells:
+        if c.cell_type == 'code':
+            lines = c.source.splitlines()
+            opts = dict(m.groups() for m in (re.match(r'^\s*#\|\s*([\w-]+)\s*:\s*(.*?)\s*$', l) for l in lines) if m)
+            c.source = '\n'.join(l for l in lines if not l.lstrip().startswith('#|')).strip()
+            if opts.get('include') == 'false': continue
+            if opts.get('output') == 'false': c.outputs = []
+            if opts.get('output') == 'asis':
+                c.outputs = [NotebookNode(output_type='display_data', metadata={}, data={'text/markdown': o.text})
+                             if o.output_type == 'stream' and o.get('name') == 'stdout' else o for o in c.outputs]
+            if opts.get('echo') == 'false' or not c.source: c.metadata.setdefault('transient', {})['remove_source'] = True
+            if not c.source and not c.outputs: continue
+        for k in [k for k in c if k not in keep.get(c.cell_type, {'cell_type', 'id', 'metadata', 'source', 'attachments'})]: del c[k]
+        c.metadata.pop('execution', None)
+        cells.append(c)
+    nb.cells = cells
+    nb.metadata.pop('widgets', None)  # widget state would make nbconvert load a renderer from a CDN
+
+# ---------------------------------------------------------------- 2. markdown and maths
+
+_PAGE: dict = {}  # state of the page being rendered in this process: ids, search sections, warnings, link map
+_re_protect = re.compile(r'(`+).+?\1|\$\$.*?\$\$|\$[^$\n]+\$|<[^>\n]+>')
+_re_dunder = re.compile(r'(?<![\w\\])__([a-z0-9][a-z0-9_]*?)__(?!\w)')
+_re_link_attr = re.compile(r'\[([^\]\n]*)\]\(([^)\s]+)\)\{([^}\n]*)\}')
 
 
-def _parse_attrs(s: str):
-    "Pandoc attribute block `#id .cls key=val` -> (id, classes, {key: val})."
-    ident, classes, kv = None, [], {}
-    for m in re.finditer(r'([\w-]+)=("[^"]*"|\'[^\']*\'|\S+)|#([\w:.-]+)|\.([\w-]+)', s):
-        if m.group(1): kv[m.group(1)] = m.group(2).strip('"\'')
-        elif m.group(3): ident = m.group(3)
-        elif m.group(4): classes.append(m.group(4))
-    return ident, classes, kv
-
-
-def _attr_html(ident, classes, kv):
-    a = ''
-    if ident: a += f' id="{html.escape(ident)}"'
-    if classes: a += f' class="{html.escape(" ".join(classes))}"'
-    for k, v in kv.items():
-        if re.fullmatch(r'[\w-]+', k): a += f' {k}="{html.escape(v)}"'
-    return a
-
-
-def _inline_compat(text: str) -> str:
-    "`[t](u){attrs}` -> <a>/<img> with attributes, `[t]{.cls}` -> <span>; outside code/math."
-    def link(m):
-        bang, txt, url, title, attrs = m.groups()
-        ident, classes, kv = _parse_attrs(attrs)
-        if bang:
-            style = ';'.join(f'{k}:{v}' for k, v in kv.items() if k in ('width', 'height'))
-            kv = {k: v for k, v in kv.items() if k not in ('width', 'height', 'fig-align')}
-            if style: kv['style'] = (kv.get('style', '') + ';' + style).strip(';')
-            return f'<img src="{html.escape(url)}" alt="{html.escape(txt)}"{_attr_html(ident, classes, kv)}>'
-        t = f' title="{html.escape(title)}"' if title else ''
-        return f'<a href="{html.escape(url)}"{t}{_attr_html(ident, classes, kv)}>{txt}</a>'
-    def span(m):
-        ident, classes, kv = _parse_attrs(m.group(2))
-        return f'<span{_attr_html(ident, classes, kv)}>{m.group(1)}</span>'
+def _md_line(line: str) -> str:
+    "Outside code and maths: dunder names stay literal (`__call__` is not bold); `[t](u){attrs}` -> <a>."
+    def fix(seg):
+        seg = _re_dunder.sub(r'\_\_\1\_\_', seg)
+        return _re_link_attr.sub(lambda m: f'<a href="{html.escape(m[2])}" ' + ' '.join(
+            f'{k}="{html.escape(v)}"' for k, v in re.findall(r'([\w-]+)="([^"]*)"', m[3])) + f'>{m[1]}</a>', seg)
     out, pos = [], 0
-    for m in _re_protect.finditer(text):
-        seg = text[pos:m.start()]
-        out.append(_re_span.sub(span, _re_link_attr.sub(link, seg)))
-        out.append(m.group(0))
+    for m in _re_protect.finditer(line):
+        out += [fix(line[pos:m.start()]), m[0]]
         pos = m.end()
-    seg = text[pos:]
-    out.append(_re_span.sub(span, _re_link_attr.sub(link, seg)))
-    return ''.join(out)
+    return ''.join(out + [fix(line[pos:])])
 
 
-def quarto_md_compat(md: str) -> str:
-    "Convert the Quarto/pandoc markdown extensions nbdev and authors use into plain markdown+HTML."
-    lines, out, fence, in_math = md.split('\n'), [], None, False
-    for line in lines:
-        s = line.strip()
-        if fence:
-            out.append(line)
-            if s.startswith(fence): fence = None
-            continue
+def md_compat(md: str) -> str:
+    out, fence, in_math = [], None, False
+    for line in md.split('\n'):
         m = re.match(r'^\s*(`{3,}|~{3,})', line)
-        if m and not in_math:
-            fence = m.group(1)
-            out.append(line)
-            continue
-        if line.count('$$') % 2: in_math = not in_math
-        if in_math or '$$' in line:
-            out.append(line)
-            continue
-        m = _re_div_open.match(line)
-        if m:
-            ident, classes, kv = _parse_attrs(m.group(1) or '.' + m.group(2))
-            cal = next((c.split('-', 1)[1] for c in classes if c.startswith('callout-')), None)
-            if cal: classes = classes + ['od-callout']
-            title = kv.pop('title', None) or (_CALLOUTS.get(cal, cal.title()) if cal else None)
-            out += ['', f'<div{_attr_html(ident, classes, {})}>', '']
-            if title: out += [f'<p class="od-callout-title">{html.escape(title)}</p>', '']
-            continue
-        if _re_div_close.match(line):
-            out += ['', '</div>', '']
-            continue
-        m = _re_head_attr.match(line)
-        if m: line = m.group(1)
-        out.append(_inline_compat(line))
+        if fence or (m and not in_math):
+            fence = None if fence and line.strip().startswith(fence) else (fence or m[1])
+        elif line.count('$$') % 2: in_math = not in_math
+        elif not in_math and '$$' not in line: line = _md_line(line)
+        out.append(line)
     return '\n'.join(out)
 
 
-class MathWarnings(list):
-    "Collects LaTeX problems for the page being rendered."
-
-
-_MATH_WARN = MathWarnings()
-_NUMBERED_ENVS = ('equation', 'align', 'gather', 'multline', 'alignat', 'flalign', 'eqnarray')
-
-
-# MathML Core (what Chromium implements) ignores `mathvariant` other than "normal": the generator has to
-# use the Unicode mathematical alphanumerics instead. latex2mathml does that for braced `\mathcal{N}`
-# but emits mathvariant="script" for `\mathcal N`, so map the ASCII letters/digits here.
-_MV = {'bold': (0x1D400, 0x1D41A, 0x1D7CE), 'italic': (0x1D434, 0x1D44E, None),
-       'bold-italic': (0x1D468, 0x1D482, 0x1D7CE), 'script': (0x1D49C, 0x1D4B6, None),
-       'bold-script': (0x1D4D0, 0x1D4EA, 0x1D7CE), 'fraktur': (0x1D504, 0x1D51E, None),
-       'double-struck': (0x1D538, 0x1D552, 0x1D7D8), 'bold-fraktur': (0x1D56C, 0x1D586, 0x1D7CE),
-       'sans-serif': (0x1D5A0, 0x1D5BA, 0x1D7E2), 'bold-sans-serif': (0x1D5D4, 0x1D5EE, 0x1D7EC),
-       'sans-serif-italic': (0x1D608, 0x1D622, 0x1D7E2), 'monospace': (0x1D670, 0x1D68A, 0x1D7F6)}
-_MV_HOLES = {'italic': {'h': 0x210E},
-             'script': dict(B=0x212C, E=0x2130, F=0x2131, H=0x210B, I=0x2110, L=0x2112, M=0x2133, R=0x211B,
-                            e=0x212F, g=0x210A, o=0x2134),
-             'fraktur': dict(C=0x212D, H=0x210C, I=0x2111, R=0x211C, Z=0x2128),
-             'double-struck': dict(C=0x2102, H=0x210D, N=0x2115, P=0x2119, Q=0x211A, R=0x211D, Z=0x2124)}
-_re_mv = re.compile(r'<(mi|mn)((?:\s+[\w-]+="[^"]*")*?)\s+mathvariant="([a-z-]+)"((?:\s+[\w-]+="[^"]*")*)>([^<]*)</\1>')
-
-
-def _mv_char(c: str, variant: str) -> str | None:
-    upper, lower, digit = _MV[variant]
-    if c in _MV_HOLES.get(variant, {}): return chr(_MV_HOLES[variant][c])
-    if 'A' <= c <= 'Z': return chr(upper + ord(c) - 65)
-    if 'a' <= c <= 'z': return chr(lower + ord(c) - 97)
-    if '0' <= c <= '9' and digit: return chr(digit + ord(c) - 48)
-    return None
-
-
-def _fix_mathvariant(mml: str) -> str:
-    def sub(m):
-        tag, pre, variant, post, text = m.groups()
-        chars = html.unescape(text)
-        if variant in _MV:
-            mapped = [_mv_char(c, variant) for c in chars]
-            if chars and all(mapped): return f'<{tag}{pre}{post}>{"".join(mapped)}</{tag}>'
-        return m.group(0)
-    mml = _re_mv.sub(sub, mml)
-    # braced \mathrm{d} comes out as an escaped ASCII letter with no mathvariant: keep it upright
-    return re.sub(r'<mi>&#x000([46][1-9A-Fa-f]|[57][0-9Aa]);</mi>', r'<mi mathvariant="normal">&#x000\1;</mi>', mml)
+def _tex_fix(tex: str) -> str:
+    "What latex2mathml gets wrong: `\\_` etc. inside \\text{}, unbraced `\\mathcal N` (mathvariant Chromium ignores), \\label."
+    tex = re.sub(r'\\label\{[^}]*\}|\\nonumber|\\notag', '', tex)
+    tex = re.sub(r'\\(mathcal|mathbb|mathbf|mathfrak|mathscr|mathsf|mathtt|mathit)\s+([A-Za-z0-9])', r'\\\1{\2}', tex)
+    unesc = lambda m: '\\' + m[1] + '{' + re.sub(r'\\(?=[_%&#$])', '', m[2]) + '}'
+    return re.sub(r'\\(text\w*|mbox)\{((?:[^{}]|\{[^{}]*\})*)\}', unesc, tex)
 
 
 def latex_to_mathml(tex: str, display: bool) -> str:
-    "LaTeX -> MathML with latex2mathml; `\\tag{}` becomes a right-aligned number."
     from latex2mathml.converter import convert
-    tex = re.sub(r'\\label\{[^}]*\}|\\nonumber|\\notag', '', tex)
+    src, tex = tex.strip(), _tex_fix(tex)
     tags = re.findall(r'\\tag\*?\{([^}]*)\}', tex)
-    if len(tags) == 1: tex = re.sub(r'\\tag\*?\{[^}]*\}', '', tex)
-    else: tex = re.sub(r'\\tag\*?\{([^}]*)\}', r'\\qquad\\text{(\1)}', tex)
-    # environments: never auto-number (latex2mathml would restart at (1) in every equation)
-    tex = re.sub(r'\\(begin|end)\{(%s)\}' % '|'.join(_NUMBERED_ENVS), r'\\\1{\2*}', tex)
+    tex = re.sub(r'\\tag\*?\{([^}]*)\}', '' if len(tags) == 1 else r'\\qquad\\text{(\1)}', tex)
+    tex = re.sub(r'\\(begin|end)\{(equation|align|gather|multline|alignat|flalign|eqnarray)\}', r'\\\1{\2*}', tex)
     tex = re.sub(r'\\(begin|end)\{equation\*\}', '', tex)
-    try:
-        mml = convert(tex.strip(), display='block' if display else 'inline')
-    except Exception as e:  # keep the source visible rather than failing the page
-        _MATH_WARN.append(f'cannot convert LaTeX ({type(e).__name__}: {e}): {tex.strip()[:80]}')
-        return f'<code class="od-math-error">{html.escape(tex)}</code>'
+    try: mml = convert(tex.strip(), display='block' if display else 'inline')
+    except Exception as e:
+        _PAGE.setdefault('warn', []).append(f'cannot convert LaTeX ({type(e).__name__}: {e}): {src[:80]}')
+        return f'<code class="od-math-error">{html.escape(src)}</code>'
     unknown = sorted(set(re.findall(r'<m[io]>(\\[A-Za-z]+)</m[io]>', mml)))
-    if unknown: _MATH_WARN.append(f'unknown LaTeX command(s) {", ".join(unknown)} in: {tex.strip()[:80]}')
-    mml = _fix_mathvariant(mml.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', ''))  # xmlns implied in HTML
-    if display:
-        no = f'<span class="od-eqno">({html.escape(tags[0])})</span>' if len(tags) == 1 else ''
-        return f'<span class="od-display-math">{mml}{no}</span>'
-    return mml
+    if unknown: _PAGE.setdefault('warn', []).append(f'unknown LaTeX {", ".join(unknown)} in: {src[:80]}')
+    mml = mml.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', '').replace('<math ', f'<math alttext="{html.escape(src)}" ', 1)
+    mml = re.sub(r'<mi>&#x000([46][1-9A-Fa-f]|[57][0-9Aa]);</mi>', r'<mi mathvariant="normal">&#x000\1;</mi>', mml)  # \mathrm{d}
+    if not display: return mml
+    no = f'<span class="od-eqno">({html.escape(tags[0])})</span>' if len(tags) == 1 else ''
+    return f'<span class="od-display-math">{mml}{no}</span>'
 
 
 def pandoc_id(text: str) -> str:
-    "Pandoc/Quarto auto identifier for a heading (lower case, spaces -> '-')."
-    t = re.sub(r'<[^>]+>', '', text)
-    t = html.unescape(t).strip().lower()
-    t = re.sub(r'[^\w\s.-]', '', t, flags=re.UNICODE)
-    t = re.sub(r'\s+', '-', t)
-    t = re.sub(r'^[^a-z]+', '', t)
-    return t or 'section'
+    "Pandoc's auto identifier (what Quarto and nbdev's doc links use): maths counts as its TeX source."
+    t = re.sub(r'<math [^>]*alttext="([^"]*)".*?</math>', r'\1', text, flags=re.S)
+    t = html.unescape(re.sub(r'<[^>]+>', '', t)).strip().lower()
+    t = re.sub(r'\s+', '-', re.sub(r'[^\w\s.-]', '', t))
+    return re.sub(r'^[^a-z]+', '', t) or 'section'
+
+
+def _unique_id(hid: str) -> str:
+    seen = _PAGE.setdefault('ids', Counter())
+    n, seen[hid] = seen[hid], seen[hid] + 1
+    return hid if n == 0 else f'{hid}-{n}'
+
+
+def fix_url(url: str) -> str:
+    "Site URLs (nbdev's doc links) and links to notebooks -> relative links to the built pages."
+    pages, src_dir, page_dir, site = _PAGE['pages'], _PAGE['src_dir'], _PAGE['page_dir'], _PAGE['site_url']
+    path, hash_, frag = url.partition('#')
+    if site and url.startswith(site):
+        path = posixpath.normpath(path[len(site):] or 'index.html').removesuffix('.md')
+    elif not re.match(r'^([a-z][\w+.-]*:|/|#)', url, re.I) and path.endswith(('.ipynb', '.qmd', '.md')):
+        rel = posixpath.normpath(posixpath.join(src_dir, path))
+        from nbdev.config import nbpath2html
+        path = pages.get(rel) or nbpath2html(Path(rel)).as_posix()
+    else: return url
+    return posixpath.relpath(path, page_dir) + hash_ + frag
 
 
 def make_markdown(path: str, attachments: dict):
-    "A mistune Markdown instance: nbconvert's math-aware parsers + a MathML/pandoc-id renderer."
-    from mistune import HTMLRenderer
     from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath, MathInlineParser
 
-    class InlineParser(MathInlineParser):
-        # pandoc's rule: `$` opens only before a non-space and closes only after one, not before a digit
+    class InlineParser(MathInlineParser):  # pandoc's `$` rule; code spans before maths
         SPECIFICATION = {**MathInlineParser.SPECIFICATION,
                          'inline_math_tex': r'(?s:(?<![$\\])\$(?![\s$])(?P<math_inline_tex>.+?)(?<![\s$\\])\$(?![\d$]))'}
-        # code spans before math, so `$` inside backticks stays code
         DEFAULT_RULES = ('escape', 'codespan', *[r for r in MathInlineParser.DEFAULT_RULES if r not in ('escape', 'codespan')])
 
     class Renderer(IPythonRenderer):
-        # nbconvert re-serialises every raw HTML fragment with BeautifulSoup when embedding images,
-        # which turns an opening `<a ...>` into `<a ...></a>`: only do that for fragments with an <img>
-        def inline_html(self, h):
-            return self._html_embed_images(h) if '<img' in h.lower() else h
-        def block_html(self, h):
-            return HTMLRenderer.block_html(self, self._html_embed_images(h) if '<img' in h.lower() else h)
+        def inline_html(self, h): return self._html_embed_images(h) if '<img' in h.lower() else h
+        def block_html(self, h): return super(IPythonRenderer, self).block_html(self._html_embed_images(h) if '<img' in h.lower() else h)
         def block_math(self, body): return latex_to_mathml(body, True)
         def inline_math(self, body): return latex_to_mathml(body, False)
-        def latex_environment(self, name, body):
-            return latex_to_mathml(f'\\begin{{{name}}}{body}\\end{{{name}}}', True)
+        def latex_environment(self, name, body): return latex_to_mathml(f'\\begin{{{name}}}{body}\\end{{{name}}}', True)
+        def link(self, text, url, title=None): return super().link(text, fix_url(url), title)
+        def text(self, text):
+            _PAGE['sections'][-1][2].append(text)
+            return super().text(text)
         def heading(self, text, level, **attrs):
-            hid = pandoc_id(text)
+            hid = _unique_id(pandoc_id(text))
+            if level <= 3: _PAGE['sections'].append([hid, html.unescape(re.sub(r'<[^>]+>', '', text)), []])
             return f'<h{level} id="{hid}">{text}<a class="anchor-link" href="#{hid}">¶</a></h{level}>\n'
 
     r = Renderer(escape=False, attachments=attachments, embed_images=True, path=path, anchor_link_text='¶')
@@ -426,421 +256,328 @@ def make_markdown(path: str, attachments: dict):
 
 
 def md2html(source: str, path: str = '', attachments=None) -> str:
-    return make_markdown(path, attachments or {}).render(quarto_md_compat(source))
+    return make_markdown(path, attachments or {}).render(md_compat(source))
 
-# --------------------------------------------------------------------------------------------
-# 4. nbconvert exporter and page template
-# --------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------- 3. pages (worker processes)
 
 _TEMPLATE = r"""{%- extends 'index.html.j2' -%}
-{% block html_head_js %}<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; font-src data:; media-src data:">{% endblock html_head_js %}
+{% block html_head_js %}<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'self' 'unsafe-inline'; font-src data:; media-src data:">
+<script src="{{ resources.od_root }}assets/minisearch.umd.js"></script>{% endblock html_head_js %}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 {% block html_head_js_mathjax %}{% endblock html_head_js_mathjax %}
 {% block html_head_js_mermaidjs %}{% endblock html_head_js_mermaidjs %}
-{% block html_head_css %}<style type="text/css">{{ resources.od_css }}</style>{% endblock html_head_css %}
-{% block body_header %}<body class="jp-Notebook" data-jp-theme-light="true" data-jp-theme-name="JupyterLab Light">
-<div class="od-layout">
-{{ resources.od_sidebar }}
-<main class="od-main">
-{{ resources.od_title_block }}
+{% block html_head_css %}<style>{{ resources.od_css }}</style>{% endblock html_head_css %}
+{% block body_header %}<body class="jp-Notebook" data-jp-theme-light="true" data-jp-theme-name="JupyterLab Light" data-od-root="{{ resources.od_root }}">
+<div class="od-layout">{{ resources.od_sidebar }}<main class="od-main">{{ resources.od_title_block }}
 {% endblock body_header %}
-{% block body_footer %}
-<footer class="od-footer">{{ resources.od_footer }}</footer>
-</main>
-</div>
-</body>
-{% endblock body_footer %}
+{% block body_footer %}<footer class="od-footer">{{ resources.od_footer }}</footer></main></div>
+<script>{{ resources.od_js }}</script></body>{% endblock body_footer %}
 {% block footer_js %}{% endblock footer_js %}
-{% block input_group -%}
-{%- if cell.metadata.get('od_fold') -%}
-<details class="od-fold"{% if cell.metadata.get('od_fold') == 'show' %} open{% endif %}><summary>{{ cell.metadata.get('od_fold_summary', 'Code') | e }}</summary>
-{{ super() }}
-</details>
-{%- else -%}
-{{ super() }}
-{%- endif -%}
-{%- endblock input_group %}
 """
 
+_JS = r"""(function () {
+  var root = document.body.dataset.odRoot, q = document.getElementById('od-q'), out = document.getElementById('od-results'), ms = null;
+  function index(cb) {
+    if (ms) return cb();
+    var s = document.createElement('script'); s.src = root + 'assets/search_docs.js';
+    s.onload = function () {
+      ms = new MiniSearch({fields: ['title', 'page', 'text'], storeFields: ['title', 'page', 'href'],
+                           searchOptions: {boost: {title: 3, page: 2}, prefix: true, fuzzy: 0.15}});
+      ms.addAll(window.OD_SEARCH_DOCS); cb();
+    };
+    document.head.appendChild(s);
+  }
+  function show() {
+    var v = q.value.trim(); out.innerHTML = '';
+    if (!v) return;
+    index(function () {
+      var hits = ms.search(v).slice(0, 20);
+      if (!hits.length) { out.innerHTML = '<li class="od-none">No results</li>'; return; }
+      hits.forEach(function (h) {
+        var li = document.createElement('li'), a = document.createElement('a');
+        a.href = root + h.href; a.textContent = h.title; li.appendChild(a);
+        var p = document.createElement('span'); p.textContent = h.page; li.appendChild(p); out.appendChild(li);
+      });
+    });
+  }
+  q.addEventListener('input', show); q.addEventListener('focus', function () { index(function () {}); });
+  document.addEventListener('keydown', function (e) { if (e.key === '/' && document.activeElement !== q) { e.preventDefault(); q.focus(); } });
+})();"""
+
 _CSS = r"""
-:root { --od-sidebar-w: 270px; }
-body.jp-Notebook { margin: 0; padding: 0; font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+body.jp-Notebook { margin: 0; font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
 .od-layout { display: flex; min-height: 100vh; }
-.od-sidebar { flex: 0 0 var(--od-sidebar-w); width: var(--od-sidebar-w); box-sizing: border-box; padding: 1.2rem 1rem;
-  border-right: 1px solid #e3e3e3; background: #f8f9fa; position: sticky; top: 0; height: 100vh; overflow-y: auto; font-size: 14px; }
-.od-sidebar .od-site-title { font-size: 1.25rem; font-weight: 600; margin: 0 0 .3rem 0; }
-.od-sidebar .od-site-title a { color: #212529; text-decoration: none; }
-.od-sidebar .od-site-desc { color: #6c757d; font-size: 12px; margin-bottom: 1rem; }
-.od-sidebar ul { list-style: none; margin: 0; padding-left: 0; }
-.od-sidebar ul ul { padding-left: .8rem; }
-.od-sidebar li { margin: .15rem 0; }
+.od-sidebar { flex: 0 0 270px; box-sizing: border-box; padding: 1.2rem 1rem; border-right: 1px solid #e3e3e3; background: #f8f9fa;
+  position: sticky; top: 0; height: 100vh; overflow-y: auto; font-size: 14px; }
+.od-site-title { font-size: 1.25rem; font-weight: 600; margin-bottom: .3rem; } .od-site-title a { color: #212529; }
+.od-site-desc { color: #6c757d; font-size: 12px; margin-bottom: .8rem; }
+#od-q { width: 100%; box-sizing: border-box; padding: .35rem .5rem; border: 1px solid #ced4da; border-radius: 4px; margin-bottom: .5rem; }
+#od-results { list-style: none; padding: 0; margin: 0 0 .8rem 0; } #od-results span { display: block; color: #6c757d; font-size: 11px; padding-left: .4rem; }
+.od-sidebar ul { list-style: none; margin: 0; padding-left: 0; } .od-sidebar ul ul { padding-left: .8rem; }
 .od-sidebar a { color: #2c3e50; text-decoration: none; display: block; padding: .15rem .4rem; border-radius: 4px; }
-.od-sidebar a:hover { background: #e9ecef; }
-.od-sidebar a.od-active { background: #2780e3; color: #fff; }
-.od-sidebar .od-section { font-weight: 600; color: #495057; margin-top: .8rem; padding: .15rem .4rem; text-transform: none; }
-.od-main { flex: 1 1 auto; min-width: 0; max-width: 1000px; padding: 1.5rem 2.5rem 3rem 2.5rem; box-sizing: border-box; }
-.od-title-block h1.title { font-size: 2.2rem; margin: 0 0 .3rem 0; }
-.od-title-block .description { font-style: italic; font-size: 1.2rem; opacity: .7; margin-bottom: 1.5rem; }
+.od-sidebar a:hover { background: #e9ecef; } .od-sidebar a.od-active { background: #2780e3; color: #fff; }
+.od-section { font-weight: 600; color: #495057; margin-top: .8rem; padding: .15rem .4rem; }
+.od-main { flex: 1 1 auto; min-width: 0; max-width: 1000px; padding: 1.5rem 2.5rem 3rem; box-sizing: border-box; }
+h1.title { font-size: 2.2rem; margin: 0 0 .3rem 0; } .od-title-block .description { font-style: italic; font-size: 1.2rem; opacity: .7; margin-bottom: 1.5rem; }
 .od-footer { margin-top: 3rem; color: #6c757d; font-size: 12px; border-top: 1px solid #e3e3e3; padding-top: .5rem; }
-.jp-Cell { padding: 0; margin-bottom: .6rem; }
 .jp-InputPrompt, .jp-OutputPrompt { display: none; }
-.jp-RenderedHTMLCommon h1, .jp-RenderedHTMLCommon h2, .jp-RenderedHTMLCommon h3 { margin-top: 1.4rem; }
 .jp-RenderedHTMLCommon a.anchor-link { display: none; margin-left: .3em; text-decoration: none; opacity: .5; }
 .jp-RenderedHTMLCommon :is(h1,h2,h3,h4,h5,h6):hover > a.anchor-link { display: inline; }
-.jp-RenderedHTMLCommon table { border-collapse: collapse; }
 .od-display-math { display: flex; align-items: center; justify-content: center; margin: .8em 0; }
-.od-display-math > math { flex: 1 1 auto; overflow-x: auto; overflow-y: hidden; padding: .2em 0; }
-mtd[columnalign="left"] { text-align: left; padding-left: 0; }
-mtd[columnalign="right"] { text-align: right; padding-right: 0; }
-.od-eqno { flex: 0 0 auto; margin-left: 1em; }
-math { font-size: 1.1em; }
-math [mathvariant^="bold"] { font-weight: bold; }
-math mi[mathvariant="bold"], math mi[mathvariant="normal"] { font-style: normal; text-transform: none; }
-math [mathvariant="italic"] { font-style: italic; }
-.od-math-error { color: #b00; }
-details.od-fold > summary { cursor: pointer; color: #6c757d; font-size: 13px; margin: .2rem 0; }
-.od-callout { border-left: 4px solid #2780e3; background: #f3f8fd; padding: .4rem 1rem; margin: 1rem 0; border-radius: 4px; }
-.od-callout.callout-warning, .od-callout.callout-caution { border-left-color: #ff7518; background: #fff6ef; }
-.od-callout.callout-important { border-left-color: #e31a1c; background: #fdf0f0; }
-.od-callout.callout-tip { border-left-color: #3fb618; background: #f3fbf0; }
-.od-callout-title { font-weight: 600; margin-bottom: .2rem; }
-.jp-RenderedMarkdown hr { border: 0; border-top: 1px solid #dee2e6; margin: 1.5rem 0 .8rem 0; }
-.jp-RenderedMarkdown pre, .jp-RenderedMarkdown code { font-family: var(--jp-code-font-family, SFMono-Regular, Menlo, Consolas, monospace); }
-.jp-RenderedMarkdown .highlight, .jp-RenderedMarkdown > pre { background: #f6f8fa; border-radius: 4px; margin: .6rem 0 1rem 0; }
-.jp-RenderedMarkdown .highlight pre, .jp-RenderedMarkdown > pre { padding: .6rem .8rem; margin: 0; font-size: 13px; line-height: 1.45; }
+.od-display-math > math { flex: 1 1 auto; overflow-x: auto; padding: .2em 0; } .od-eqno { flex: 0 0 auto; margin-left: 1em; }
+math { font-size: 1.1em; } math [mathvariant^="bold"] { font-weight: bold; } .od-math-error { color: #b00; }
+.jp-RenderedMarkdown .highlight { background: #f6f8fa; border-radius: 4px; } .jp-RenderedMarkdown .highlight pre { padding: .6rem .8rem; font-size: 13px; }
 .jp-RenderedHTMLCommon a code { color: #2780e3; }
 """
 
 
-def _ensure_template_path():
-    "In a `--system-site-packages` venv jupyter looks for nbconvert's templates under the venv only."
-    import nbconvert
-    from jupyter_core.paths import jupyter_path
-    if any((Path(d) / 'nbconvert' / 'templates' / 'lab').is_dir() for d in jupyter_path()): return
-    site = Path(nbconvert.__file__).resolve().parents[1]  # .../lib/pythonX.Y/site-packages
-    cands = [Path(sys.base_prefix) / 'share' / 'jupyter', site.parents[2] / 'share' / 'jupyter', site.parents[1] / 'share' / 'jupyter']
-    extra = [str(c) for c in cands if (c / 'nbconvert' / 'templates' / 'lab').is_dir()]
-    if extra: os.environ['JUPYTER_PATH'] = os.pathsep.join(extra + [p for p in os.environ.get('JUPYTER_PATH', '').split(os.pathsep) if p])
+def render_sidebar(ctx, cur: str) -> str:
+    pages, titles = ctx['pages'], ctx['titles']
+    def href(rel): return html.escape(posixpath.relpath(pages[rel], posixpath.dirname(pages[cur]) or '.'))
+    def ul(items):
+        li = []
+        for it in items:
+            if it[0] == 'section': li.append(f'<li><div class="od-section">{html.escape(it[1])}</div>{ul(it[2])}</li>')
+            else:
+                cls = ' class="od-active"' if it[1] == cur else ''
+                li.append(f'<li><a href="{href(it[1])}"{cls}>{html.escape(str(it[2] or titles[it[1]]))}</a></li>')
+        return '<ul>' + ''.join(li) + '</ul>'
+    home = next((r for r in pages if pages[r] == 'index.html'), cur)
+    return (f'<nav class="od-sidebar"><div class="od-site-title"><a href="{href(home)}">{html.escape(ctx["site_title"])}</a></div>'
+            f'<div class="od-site-desc">{html.escape(ctx["site_desc"])}</div>'
+            '<input id="od-q" type="search" placeholder="Search (press /)" autocomplete="off" aria-label="Search">'
+            f'<ol id="od-results"></ol>{ul(ctx["items"])}</nav>')
 
 
-def make_exporter():
-    import jinja2
-    from nbconvert import HTMLExporter
-    _ensure_template_path()
-
-    class OfflineHTMLExporter(HTMLExporter):
-        @jinja2.pass_context
-        def markdown2html(self, context, source):
-            cell = context.get('cell', {})
-            path = context.get('resources', {}).get('metadata', {}).get('path', '')
-            return md2html(source, path, cell.get('attachments', {}))
-
-    e = OfflineHTMLExporter(template_name='lab', template_file='offline.html.j2',
-                            extra_loaders=[jinja2.DictLoader({'offline.html.j2': _TEMPLATE})])
-    e.embed_images = True
-    e.exclude_input_prompt = True
-    e.exclude_output_prompt = True
-    e.sanitize_html = False
-    return e
-
-
-def latex_outputs_to_mathml(nb):
-    "`text/latex` outputs (e.g. sympy) get a MathML `text/html` rendering."
-    for cell in nb.cells:
-        for o in cell.get('outputs', []):
-            d = o.get('data', {})
-            if 'text/latex' in d and 'text/html' not in d:
-                tex = d['text/latex'].strip()
-                m = re.fullmatch(r'(?s)\$\$(.*)\$\$|\$(.*)\$|\\\[(.*)\\\]', tex)
-                body = next((g for g in m.groups() if g is not None), tex) if m else tex
-                d['text/html'] = latex_to_mathml(body, True)
-
-# --------------------------------------------------------------------------------------------
-# 5. Sidebar
-# --------------------------------------------------------------------------------------------
-
-def _norm(p: str) -> str:
-    return posixpath.normpath(p.strip().lstrip('/').removeprefix('./'))
-
-
-def load_sidebar(nbs_path: Path):
-    import yaml
-    f = nbs_path / 'sidebar.yml'
-    if not f.exists(): return None
-    d = yaml.safe_load(f.read_text()) or {}
-    sb = (d.get('website') or {}).get('sidebar')
-    if isinstance(sb, list): sb = sb[0] if sb else {}
-    return (sb or {}).get('contents')
-
-
-def sidebar_items(contents, nbs_path: Path, pages: dict, warnings: list, used: set):
-    "Resolve sidebar.yml contents -> nested list of ('page', src_rel) / ('link', href, text) / ('section', title, items)."
+def sidebar_items(contents, pages: dict, used: set, warn: list):
+    "Quarto's sidebar `contents`: notebook paths, `section:` + `contents:`, `href:` + `text:`."
     res = []
     for it in contents or []:
-        if isinstance(it, str):
-            rel = _norm(it)
-            if rel in pages: res.append(('page', rel)); used.add(rel)
-            elif rel.endswith(('.ipynb', '.qmd', '.md')): warnings.append(f'sidebar.yml lists {it} but nbs/{rel} does not exist (or failed); entry left out')
-            else: res.append(('link', it, it))
-        elif isinstance(it, dict) and 'auto' in it:
-            pats = it['auto'] if isinstance(it['auto'], list) else [it['auto']]
-            for pat in pats:
-                pat = _norm(pat)
-                for rel in sorted(pages):
-                    if fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(rel, pat + '/*'):
-                        if rel not in used: res.append(('page', rel)); used.add(rel)
-        elif isinstance(it, dict) and ('section' in it or 'contents' in it):
-            title = it.get('section') or it.get('text') or ''
-            sub = sidebar_items(it.get('contents', []), nbs_path, pages, warnings, used)
-            href = it.get('href')
-            if href and _norm(href) in pages: used.add(_norm(href)); sub.insert(0, ('page', _norm(href)))
-            if sub: res.append(('section', str(title), sub))
-        elif isinstance(it, dict) and 'href' in it:
-            rel = _norm(it['href'])
-            if rel in pages: res.append(('page', rel, it.get('text'))); used.add(rel)
-            elif '://' in it['href']: res.append(('link', it['href'], it.get('text') or it['href']))
-            else: warnings.append(f'sidebar.yml lists {it["href"]} but nbs/{rel} does not exist (or failed); entry left out')
+        if isinstance(it, dict) and 'contents' in it:
+            res.append(('section', str(it.get('section') or it.get('text') or ''), sidebar_items(it['contents'], pages, used, warn)))
+            continue
+        rel = posixpath.normpath(str(it['href'] if isinstance(it, dict) else it).lstrip('/'))
+        if rel in pages: res.append(('page', rel, it.get('text') if isinstance(it, dict) else None)); used.add(rel)
+        else: warn.append(f'sidebar.yml lists {rel} but it is not a built page; left out')
     return res
 
 
-def render_sidebar(items, cur_rel: str, pages: dict, titles: dict, site_title: str, site_desc: str) -> str:
-    cur_page = pages[cur_rel]
-    def href(rel): return posixpath.relpath(pages[rel], posixpath.dirname(cur_page) or '.')
-    def ul(items):
-        out = ['<ul>']
-        for it in items:
-            if it[0] == 'page':
-                rel = it[1]
-                text = (it[2] if len(it) > 2 and it[2] else None) or titles.get(rel) or rel
-                cls = ' class="od-active"' if rel == cur_rel else ''
-                out.append(f'<li><a href="{html.escape(href(rel))}"{cls}>{html.escape(str(text))}</a></li>')
-            elif it[0] == 'link':
-                out.append(f'<li><a href="{html.escape(it[1])}">{html.escape(str(it[2]))}</a></li>')
-            else:
-                out.append(f'<li><div class="od-section">{html.escape(it[1])}</div>{ul(it[2])}</li>')
-        out.append('</ul>')
-        return ''.join(out)
-    home = next((r for r in pages if pages[r] == 'index.html'), None)
-    home_href = html.escape(href(home)) if home else '#'
-    return (f'<nav class="od-sidebar"><div class="od-site-title"><a href="{home_href}">{html.escape(site_title)}</a></div>'
-            f'<div class="od-site-desc">{html.escape(site_desc)}</div>{ul(items)}</nav>')
-
-# --------------------------------------------------------------------------------------------
-# 6. Post-processing: links, images, external-resource check
-# --------------------------------------------------------------------------------------------
-
-_RESOURCE_ATTRS = {'script': ['src'], 'link': ['href'], 'img': ['src', 'srcset'], 'iframe': ['src'], 'frame': ['src'],
-                   'source': ['src', 'srcset'], 'video': ['src', 'poster'], 'audio': ['src'], 'embed': ['src'],
-                   'object': ['data'], 'track': ['src'], 'input': ['src'], 'image': ['href', 'xlink:href'],
-                   'use': ['href', 'xlink:href'], 'base': ['href'], 'form': ['action'], 'feimage': ['href', 'xlink:href']}
-_re_ext = re.compile(r'^\s*(?:https?:)?//', re.I)
-_re_css_ext = re.compile(r'''url\(\s*['"]?\s*(?:https?:)?//|@import\s+['"]?\s*(?:url\()?\s*['"]?(?:https?:)?//''', re.I)
+_EXPORTER: dict = {}  # per process: the nbconvert exporter, the modidx
 
 
-def external_resources(page_html: str) -> list:
-    "Everything in a page that would load from the network (plain <a href> hyperlinks are fine)."
-    import bs4
-    soup = bs4.BeautifulSoup(page_html, 'html.parser')
-    bad = []
-    for tag in soup.find_all(True):
-        for attr in _RESOURCE_ATTRS.get(tag.name.lower(), []):
-            v = tag.get(attr)
-            if v and any(_re_ext.match(p.strip().split(' ')[0]) for p in str(v).split(',')):
-                bad.append(f'<{tag.name} {attr}="{str(v)[:100]}">')
-        if tag.name == 'meta' and str(tag.get('http-equiv', '')).lower() == 'refresh' and 'http' in str(tag.get('content', '')):
-            bad.append(f'<meta http-equiv=refresh content="{tag.get("content")}">')
-        st = tag.get('style')
-        if st and _re_css_ext.search(st): bad.append(f'style="{st[:100]}"')
-        if tag.name == 'style' and _re_css_ext.search(tag.get_text()): bad.append('<style> with url(http...) / @import')
-        if tag.name == 'script' and re.search(r'https?://', tag.get_text()): bad.append('<script> whose code contains an http(s) URL')
-    return bad
+def _render(job):
+    "Worker: processed notebook -> (rel, page path, HTML, search sections, warnings)."
+    import jinja2, nbformat
+    from nbconvert import HTMLExporter
+    rel, nb_json, ctx = job
+    nb, page = nbformat.reads(nb_json, as_version=4), ctx['pages'][rel]
+    src_dir = posixpath.dirname(rel)
+    _PAGE.clear()
+    _PAGE.update(pages=ctx['pages'], src_dir=src_dir, page_dir=posixpath.dirname(page) or '.', site_url=ctx['site_url'],
+                 sections=[['', ctx['titles'][rel], []]], warn=[])
+    try:
+        tidy_cells(nb)
+        for c in nb.cells:  # `text/latex` outputs (e.g. sympy) get a MathML rendering
+            for o in c.get('outputs', []):
+                d = o.get('data', {})
+                if 'text/latex' in d and 'text/html' not in d:
+                    d['text/html'] = latex_to_mathml(re.sub(r'^\s*\$+|\$+\s*$', '', d['text/latex']), True)
+        path = str(Path(ctx['nbs_path']) / src_dir)
+        if 'ex' not in _EXPORTER:
+            class Exporter(HTMLExporter):
+                @jinja2.pass_context
+                def markdown2html(self, context, source):
+                    return md2html(source, context['resources']['metadata']['path'], context.get('cell', {}).get('attachments', {}))
+            _EXPORTER['ex'] = Exporter(template_name='lab', template_file='offline.html.j2', embed_images=True, sanitize_html=False,
+                                       extra_loaders=[jinja2.DictLoader({'offline.html.j2': _TEMPLATE})],
+                                       exclude_input_prompt=True, exclude_output_prompt=True)
+        ex = _EXPORTER['ex']
+        title = str(ctx['titles'][rel])
+        inline = lambda md: re.sub(r'^<p>(.*)</p>$', r'\1', md2html(md, path).strip(), flags=re.S)
+        head = f'<h1 class="title" id="{_unique_id(pandoc_id(title))}">{inline(title)}</h1>'
+        if ctx['descs'][rel]: head += f'<div class="description">{inline(str(ctx["descs"][rel]))}</div>'
+        nb.metadata['title'] = ctx['site_title'] if page == 'index.html' else f'{title} – {ctx["site_title"]}'
+        root = posixpath.relpath('.', posixpath.dirname(page) or '.') + '/'
+        res = {'metadata': {'path': path, 'name': Path(rel).stem}, 'od_css': _CSS + ctx['css_extra'], 'od_js': _JS,
+               'od_root': '' if root == './' else root, 'od_sidebar': render_sidebar(ctx, rel),
+               'od_title_block': f'<header class="od-title-block">{head}</header>',
+               'od_footer': f'Built offline from <code>nbs/{html.escape(rel)}</code> by tools/html_docs.py'}
+        body, _ = ex.from_notebook_node(nb, resources=res)
+    except Exception as e:
+        return rel, page, None, [], [f'converting to HTML failed: {type(e).__name__}: {e}\n' + traceback.format_exc()[-1500:]]
+    ids = set(_PAGE['ids'])
+    alias = {}  # `_modidx.py` anchors of methods without their own heading (`cls.meth`): placed at the class heading
+    for a in sorted(set(_modidx()[1].get(page, {})) - ids):
+        p = a
+        while '.' in p and p not in ids: p = p.rsplit('.', 1)[0]
+        if p != a and p in ids: alias.setdefault(p, []).append(a)
+    for p, names in alias.items():
+        spans = ''.join(f'<span id="{html.escape(n)}"></span>' for n in names)
+        body = re.sub(f'(<h[1-6] id="{re.escape(p)}">.*?</h[1-6]>)', lambda m: m[1] + spans, body, count=1, flags=re.S)
+        ids.update(names)
+    secs = [{'id': f'{page}#{s[0]}' if s[0] else page, 'href': f'{page}#{s[0]}' if s[0] else page, 'title': s[1],
+             'page': ctx['titles'][rel], 'text': re.sub(r'\s+', ' ', ' '.join(s[2]))[:3000]} for s in _PAGE['sections']]
+    return rel, page, body, secs, _PAGE['warn'], ids
+
+def _modidx():
+    "(settings, {page: {anchor: (qualified name, .py file)}}) from the library's `_modidx.py`."
+    if 'modidx' not in _EXPORTER:
+        from nbdev.config import get_config
+        d, by_page = importlib.import_module(f'{get_config().lib_name}._modidx').d, {}
+        for mod, syms in d['syms'].items():
+            for sym, (url, py) in syms.items():
+                page, _, a = url.partition('#')
+                by_page.setdefault(page, {})[a] = (sym[len(mod) + 1:], py)
+        _EXPORTER['modidx'] = (d['settings'], by_page)
+    return _EXPORTER['modidx']
 
 
-def _data_uri(p: Path) -> str:
-    mime = mimetypes.guess_type(p.name)[0] or 'application/octet-stream'
-    return f'data:{mime};base64,{base64.b64encode(p.read_bytes()).decode("ascii")}'
+def fix_symbol_links(body: str, page: str, ids: dict) -> tuple:
+    "nbdev links to symbols with no documentation on the site (private helpers) -> links to their source on GitHub."
+    from nbdev.doclinks import _lineno
+    settings, by_page = _modidx()
+    fixed = []
+    def sub(m):
+        tgt = posixpath.normpath(posixpath.join(posixpath.dirname(page), m[1])) if m[1] else page
+        sym = by_page.get(tgt, {}).get(m[2])
+        if tgt not in ids or m[2] in ids[tgt] or not sym: return m[0]
+        fixed.append(sym[0])
+        return f'href="{settings["git_url"]}/blob/{settings["branch"]}/{sym[1]}#L{_lineno(sym[0], sym[1])}" title="source (not documented in these pages)"'
+    return re.sub(r'href="([^"#:]*)#([^"]+)"', sub, body), fixed
+
+# ---------------------------------------------------------------- 4. checks: broken links, external resources
+
+_RES = {'script': 'src', 'link': 'href', 'img': 'src srcset', 'iframe': 'src', 'frame': 'src', 'source': 'src srcset', 'video': 'src poster',
+        'audio': 'src', 'embed': 'src', 'object': 'data', 'track': 'src', 'input': 'src', 'image': 'href xlink:href',
+        'use': 'href xlink:href', 'base': 'href', 'form': 'action', 'feimage': 'href xlink:href'}
+_re_net = re.compile(r'^\s*(?:[a-z][\w+.-]*:)?//', re.I)
+_re_css_net = re.compile(r'''url\(\s*['"]?\s*(?:[a-z][\w+.-]*:)?//|@import''', re.I)
 
 
-def postprocess(page_html: str, src_rel: str, page_rel: str, nbs_path: Path, pages: dict, site_url: str, warnings: list) -> str:
-    "Rewrite .ipynb/site links to local pages, embed remaining local images, add pandoc-style ids."
-    import bs4
-    soup = bs4.BeautifulSoup(page_html, 'html.parser')
-    src_dir = posixpath.dirname(src_rel)
-    page_dir = posixpath.dirname(page_rel) or '.'
-    by_page = {v: k for k, v in pages.items()}
-    for a in soup.find_all('a', href=True):
-        h = a['href'].strip()
-        if site_url and h.startswith(site_url):
-            path, _, frag = h[len(site_url):].partition('#')
-            path = _norm(path or 'index.html')
-            if path.endswith('.md') and path[:-3] in by_page: path = path[:-3]
-            if path in by_page:
-                a['href'] = posixpath.relpath(path, page_dir) + (f'#{frag}' if frag else '')
-            continue
-        if re.match(r'^[a-z][\w+.-]*:', h, re.I) or h.startswith(('#', '//')) or not h: continue
-        path, _, frag = h.partition('#')
-        path = path.split('?')[0]
-        if not path.endswith(('.ipynb', '.qmd', '.md')): continue
-        target = _norm(posixpath.join(src_dir, path))
-        if target in pages: dest = pages[target]
-        else:
-            from nbdev.config import nbpath2html
-            dest = nbpath2html(Path(target)).as_posix()
-            warnings.append(f'link to {h} but nbs/{target} is not a built page')
-        a['href'] = posixpath.relpath(dest, page_dir) + (f'#{frag}' if frag else '')
-    for img in soup.find_all('img', src=True):
-        s = img['src'].strip()
-        if s.startswith('data:') or re.match(r'^[a-z][\w+.-]*:', s, re.I) or s.startswith('//'): continue
-        p = (nbs_path / src_dir / s.split('?')[0]).resolve()
-        if p.is_file(): img['src'] = _data_uri(p)
-        else: warnings.append(f'image {s} not found (relative to nbs/{src_dir or "."})')
-    return str(soup)
-
-# --------------------------------------------------------------------------------------------
-# 7. Driver
-# --------------------------------------------------------------------------------------------
-
-_MARKER = '.html_docs'
+class _Scan(HTMLParser):
+    def __init__(self):
+        super().__init__(); self.ids, self.links, self.ext, self.tag = set(), [], [], None
+    def handle_starttag(self, tag, attrs):
+        a, self.tag = dict(attrs), tag
+        if a.get('id'): self.ids.add(a['id'])
+        if tag == 'a' and a.get('name'): self.ids.add(a['name'])
+        if tag == 'a' and a.get('href'): self.links.append(a['href'])
+        for k in _RES.get(tag, '').split():
+            if a.get(k) and any(_re_net.match(p) for p in (a[k].split(',') if k == 'srcset' else [a[k]])): self.ext.append(f'<{tag} {k}="{a[k][:100]}">')
+        if a.get('style') and _re_css_net.search(a['style']): self.ext.append(f'style="{a["style"][:100]}"')
+        if tag == 'meta' and (a.get('http-equiv') or '').lower() == 'refresh': self.ext.append('<meta http-equiv="refresh">')
+    def handle_data(self, data):
+        if self.tag == 'style' and _re_css_net.search(data): self.ext.append('<style> with url(//...) or @import')
 
 
-def _unsafe_out(out: Path, root: Path) -> str | None:
-    "Refuse to delete anything but an empty folder or one this tool wrote."
-    root = root.resolve()
-    if out == root or out in root.parents or out == Path(out.anchor): return f'{out} contains the project'
-    if out.exists() and not out.is_dir(): return f'{out} is a file'
-    if out.exists() and any(out.iterdir()) and not (out / _MARKER).exists():
-        return f'{out} is not empty and was not written by this tool (no {_MARKER} file)'
-    for p in (root / 'nbs', root / '.git', root / 'tools'):
-        if out == p or p in out.parents: return f'{out} is inside {p}'
-    return None
+def check_site(out: Path, missing_ok: bool = False) -> list:
+    "Broken relative links / anchors and network loads in every .html page under `out` -> list of error lines."
+    scans = {}
+    for f in sorted(out.rglob('*.html')):
+        s = _Scan(); s.feed(f.read_text(encoding='utf-8')); scans[f.relative_to(out).as_posix()] = s
+    errs = []
+    for page, s in scans.items():
+        errs += [f'{page}: loads an external resource: {e}' for e in s.ext]
+        for h in s.links:
+            if re.match(r'^([a-z][\w+.-]*:|//)', h, re.I): continue  # a hyperlink elsewhere (http:, mailto:, data:)
+            path, _, frag = h.partition('#')
+            tgt = posixpath.normpath(posixpath.join(posixpath.dirname(page), path.split('?')[0])) if path else page
+            if tgt not in scans and not (out / tgt).exists():
+                if not missing_ok: errs.append(f'{page}: broken link {h} ({tgt} does not exist)')
+            elif frag and tgt in scans and frag not in scans[tgt].ids: errs.append(f'{page}: broken link {h} (no id "{frag}" in {tgt})')
+    return errs
 
+# ---------------------------------------------------------------- 5. driver
 
-def build(out: Path, only: str | None, workers: int, timeout: int) -> int:
-    import nbformat
+def build(out: Path, only: str | None, workers: int, param_tables: bool) -> int:
+    import nbformat, yaml
+    sys.path.insert(0, str(HERE))  # workers find the task functions in `html_docs`: IPython replaces their `__main__`
+    from html_docs import _init_worker, _process, _render
     from nbdev.config import get_config, nbpath2html
     from nbdev.doclinks import nbglob
-
     cfg = get_config()
-    os.chdir(cfg.config_path)
-    why = _unsafe_out(out, Path(cfg.config_path))
-    if why:
-        print(f'ERROR: refusing to use --out {out}: {why}', file=sys.stderr)
+    root = Path(cfg.config_path).resolve()
+    os.chdir(root)
+    bad = [p for p in (root, root / 'nbs', root / 'tools', root / '.git') if out == p or p in out.parents or (p == root and out in p.parents)]
+    if bad or (out.exists() and any(out.iterdir()) and not (out / _MARKER).exists()):
+        print(f'ERROR: refusing --out {out}: it contains or is inside the project, or is a non-empty folder this tool did not write', file=sys.stderr)
         return 2
+    t0 = time.time()
     nbs_path = Path(cfg.nbs_path).resolve()
-    nbs = sorted(nbglob(nbs_path, as_path=True), key=str)
-    nbs = [Path(p).resolve() for p in nbs]
-    if only: nbs = [p for p in nbs if fnmatch.fnmatch(p.name, only)]
-    if not nbs:
-        print(f'ERROR: no notebooks found under {nbs_path}', file=sys.stderr)
-        return 1
-    print(f'Processing {len(nbs)} notebook(s) with nbdev (FilterDefaults), {workers} at a time ...')
-    failed_total = []
-    with tempfile.TemporaryDirectory(prefix='html_docs_proc_') as tmp:
-        done, failed = process_notebooks(nbs, nbs_path, Path(tmp), workers, timeout)
-        failed_total += [(s, e) for s, e in failed]
-
-        # Load processed notebooks, frontmatter, page names
-        pages, titles, descs, nbs_proc = {}, {}, {}, {}
-        for src in nbs:
-            if src not in done: continue
-            rel = src.relative_to(nbs_path).as_posix()
-            nb = nbformat.read(str(done[src]), as_version=4)
+    nbs = sorted(Path(p).resolve() for p in nbglob(nbs_path, as_path=True))
+    nbs = [p for p in nbs if not only or fnmatch.fnmatch(p.name, only)]
+    if not nbs: print('ERROR: no notebooks found', file=sys.stderr); return 1
+    nbs.sort(key=lambda p: -p.stat().st_size)  # biggest first: better balance across workers
+    print(f'Processing {len(nbs)} notebook(s) with nbdev (FilterDefaults), {workers} worker process(es) ...', flush=True)
+    errors, done = [], {}
+    with get_context('fork' if sys.platform == 'linux' else 'spawn').Pool(workers, _init_worker, (param_tables,)) as pool:
+        for src, nb_json, err, secs in pool.imap_unordered(_process, [str(p) for p in nbs]):
+            rel = Path(src).relative_to(nbs_path).as_posix()
+            print(f'  processed nbs/{rel} in {secs:.1f} s' if nb_json else f'ERROR: nbdev processing failed for nbs/{rel}:\n{err}', flush=True)
+            if nb_json: done[rel] = nb_json
+            else: errors.append(f'nbs/{rel}: nbdev processing failed')
+        t1 = time.time()
+        ctx = dict(pages={}, titles={}, descs={}, nbs_path=str(nbs_path), css_extra='')
+        for rel in sorted(done):
+            nb = nbformat.reads(done[rel], as_version=4)
             fm = pop_frontmatter(nb)
-            page = posixpath.join(posixpath.dirname(rel), fm.get('output-file') or nbpath2html(Path(rel)).name) \
-                if posixpath.dirname(rel) else (fm.get('output-file') or nbpath2html(Path(rel)).name)
-            pages[rel], titles[rel], descs[rel], nbs_proc[rel] = page, fm.get('title') or Path(rel).stem, fm.get('description', ''), nb
-
-    dups = {p for p in pages.values() if list(pages.values()).count(p) > 1}
-    for p in sorted(dups):
-        print(f'ERROR: several notebooks map to {p}: ' + ', '.join(r for r, q in pages.items() if q == p), file=sys.stderr)
-        failed_total.append((p, 'duplicate page name'))
-
-    warnings = []
-    used = set()
-    contents = load_sidebar(nbs_path)
-    if contents is None:
-        items = [('page', r) for r in sorted(pages)]
-    else:
-        items = sidebar_items(contents, nbs_path, pages, warnings, used)
-        for r in sorted(set(pages) - used): warnings.append(f'nbs/{r} is not in sidebar.yml (page built, not in the navigation)')
-
-    site_url = (str(cfg.get('doc_host', '') or '').rstrip('/') + '/' + str(cfg.get('doc_baseurl', '') or '').strip('/')).rstrip('/') + '/'
-    if site_url == '/': site_url = ''
-    site_title = str(cfg.get('title', None) or cfg.get('lib_name', 'docs'))
-    site_desc = str(cfg.get('description', '') or '')
-    css_extra = (nbs_path / 'styles.css').read_text() if (nbs_path / 'styles.css').exists() else ''
-
-    if out.exists(): shutil.rmtree(out)
-    out.mkdir(parents=True)
-    (out / _MARKER).write_text('written by tools/html_docs.py; this folder is deleted on every run\n')
-    exporter = make_exporter()
-    external = []
-    for rel, nb in nbs_proc.items():
-        if pages[rel] in dups: continue
-        page_warn = []
-        try:
-            _MATH_WARN.clear()
-            apply_quarto_options(nb)
-            latex_outputs_to_mathml(nb)
-            src_dir = (nbs_path / rel).parent
-            title_html = f'<h1 class="title" id="{pandoc_id(str(titles[rel]))}">{md2html(str(titles[rel]), str(src_dir))}</h1>'
-            title_html = re.sub(r'<h1 class="title"([^>]*)><p>(.*?)</p>\s*</h1>', r'<h1 class="title"\1>\2</h1>', title_html, flags=re.S)
-            if descs[rel]:
-                d = md2html(str(descs[rel]), str(src_dir)).strip()
-                d = re.sub(r'^<p>(.*)</p>$', r'\1', d, flags=re.S)
-                title_html += f'<div class="description">{d}</div>'
-            nb.metadata['title'] = f'{titles[rel]} – {site_title}' if rel != 'index.ipynb' else site_title
-            resources = {'metadata': {'path': str(src_dir), 'name': Path(rel).stem},
-                         'od_css': _CSS + '\n/* nbs/styles.css */\n' + css_extra,
-                         'od_sidebar': render_sidebar(items, rel, pages, titles, site_title, site_desc),
-                         'od_title_block': f'<header class="od-title-block">{title_html}</header>',
-                         'od_footer': f'Built offline from <code>nbs/{html.escape(rel)}</code> by tools/html_docs.py'}
-            body, _ = exporter.from_notebook_node(nb, resources=resources)
-            page_warn += [f'LaTeX: {w}' for w in _MATH_WARN]
-            body = postprocess(body, rel, pages[rel], nbs_path, pages, site_url, page_warn)
-        except Exception as e:
-            tb = traceback.format_exc().strip().splitlines()
-            print(f'ERROR: converting nbs/{rel} to HTML failed: {type(e).__name__}: {str(e)[:1500]}\n'
-                  + '\n'.join('    ' + l for l in tb[-8:]), file=sys.stderr)
-            failed_total.append((rel, str(e)))
-            continue
-        bad = external_resources(body)
-        if bad:
-            external.append((pages[rel], bad))
-        dest = out / pages[rel]
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(body, encoding='utf-8')
-        warnings += [f'{pages[rel]}: {w}' for w in page_warn]
-        print(f'  wrote {dest} ({len(body) // 1024} KB)')
-
-    for w in warnings: print(f'WARNING: {w}')
-    for page, bad in external:
-        print(f'ERROR: {page} references external resources: ' + '; '.join(bad[:5]), file=sys.stderr)
-    print(f'{len(list(out.rglob("*.html")))} page(s) written to {out}; {len(failed_total)} notebook(s) failed; '
-          f'{len(external)} page(s) with external resources; {len(warnings)} warning(s)')
-    if failed_total:
-        print('FAILED notebooks:', file=sys.stderr)
-        for s, _ in failed_total:
-            print(f'  {Path(s).relative_to(cfg.config_path) if Path(s).is_absolute() else s}', file=sys.stderr)
-    return 1 if (failed_total or external) else 0
+            done[rel] = nbformat.writes(nb)
+            ctx['pages'][rel] = posixpath.join(posixpath.dirname(rel), fm.get('output-file') or nbpath2html(Path(rel)).name)
+            ctx['titles'][rel], ctx['descs'][rel] = str(fm.get('title') or Path(rel).stem), fm.get('description', '')
+        for p, n in Counter(ctx['pages'].values()).items():
+            if n > 1: errors.append(f'several notebooks map to {p}'); ctx['pages'] = {r: q for r, q in ctx['pages'].items() if q != p}
+        warn, used = [], set()
+        sb = (yaml.safe_load((nbs_path / 'sidebar.yml').read_text()) or {}) if (nbs_path / 'sidebar.yml').exists() else {}
+        contents = ((sb.get('website') or {}).get('sidebar') or {}).get('contents')
+        ctx['items'] = sidebar_items(contents, ctx['pages'], used, warn) if contents else [('page', r, None) for r in sorted(ctx['pages'])]
+        if only: warn.clear()
+        warn += [f'nbs/{r} is not in sidebar.yml (built, not in the navigation)' for r in sorted(set(ctx['pages']) - used) if contents and not only]
+        ctx['site_url'] = (str(cfg.get('doc_host', '') or '').rstrip('/') + '/' + str(cfg.get('doc_baseurl', '') or '').strip('/')).rstrip('/') + '/'
+        ctx['site_title'], ctx['site_desc'] = str(cfg.get('title', None) or cfg.lib_name), str(cfg.get('description', '') or '')
+        if (nbs_path / 'styles.css').exists(): ctx['css_extra'] = '\n/* nbs/styles.css */\n' + (nbs_path / 'styles.css').read_text()
+        if out.exists(): shutil.rmtree(out)
+        (out / 'assets').mkdir(parents=True)
+        (out / _MARKER).write_text('written by tools/html_docs.py; this folder is deleted on every run\n')
+        docs, bodies, ids = [], {}, {}
+        jobs = sorted(((r, j, ctx) for r, j in done.items() if r in ctx['pages']), key=lambda j: -len(j[1]))
+        for rel, page, body, secs, w, page_ids in pool.imap_unordered(_render, jobs):
+            warn += [f'{page}: {x}' for x in w]
+            if body is None: errors.append(f'nbs/{rel}: {w[-1]}'); continue
+            bodies[page], ids[page], docs = body, page_ids, docs + secs
+    for page, body in bodies.items():
+        body, fixed = fix_symbol_links(body, page, ids)
+        if fixed: print(f'  {page}: links to undocumented {", ".join(sorted(set(fixed)))} go to their source')
+        (out / page).parent.mkdir(parents=True, exist_ok=True)
+        (out / page).write_text(body, encoding='utf-8')
+    vendor = HERE / 'vendor' / 'minisearch'
+    shutil.copy(vendor / 'minisearch.umd.js', out / 'assets')
+    shutil.copy(vendor / 'LICENSE.txt', out / 'assets' / 'minisearch.LICENSE.txt')
+    docs.sort(key=lambda d: d['id'])
+    (out / 'assets' / 'search_docs.js').write_text('window.OD_SEARCH_DOCS = ' + json.dumps(docs, ensure_ascii=False) + ';\n', encoding='utf-8')
+    t2 = time.time()
+    errors += check_site(out, missing_ok=bool(only))  # with --only, links to pages not built are not errors
+    for w in warn: print(f'WARNING: {w}')
+    for e in errors: print(f'ERROR: {e}', file=sys.stderr)
+    print(f'{len(done)} page(s) written to {out} ({len(docs)} search entries); nbdev processing {t1 - t0:.0f} s, '
+          f'HTML {t2 - t1:.0f} s, checks {time.time() - t2:.0f} s; {len(errors)} error(s), {len(warn)} warning(s)')
+    return 1 if errors else 0
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog='See the module docstring for details.')
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument('--out', default='_html', help='output folder (deleted and re-created); default _html')
-    p.add_argument('--only', default=None, help="only notebooks whose file name matches this glob, e.g. '1*'")
-    p.add_argument('--workers', type=int, default=min(4, os.cpu_count() or 1), help='notebooks processed in parallel')
-    p.add_argument('--timeout', type=int, default=1800, help='seconds allowed to process one notebook')
+    p.add_argument('--only', help="only notebooks whose file name matches this glob, e.g. '1*'")
+    p.add_argument('--workers', type=int, default=os.cpu_count() or 1, help='worker processes (default: one per CPU)')
     p.add_argument('--param-tables', action=argparse.BooleanOptionalAction, default=True,
-                   help='show a Type/Default/Details table under each show_doc signature (default on; nbdev 2 style). '
-                        '--no-param-tables gives exactly what nbdev 3 / the Quarto site shows: the signature only')
-    p.add_argument('--_proc-one', nargs=2, metavar=('SRC', 'DST'), help=argparse.SUPPRESS)
+                   help='a Type/Default/Details table under each show_doc signature (nbdev 2 style; default on)')
+    p.add_argument('--check', metavar='DIR', help='only check the site in DIR: broken links and anchors, external resources')
     a = p.parse_args(argv)
-    if a._proc_one: return _proc_one(*a._proc_one)
-    if a.param_tables: os.environ['HTML_DOCS_PARAM_TABLES'] = '1'  # read by the _proc_one children
-    else: os.environ.pop('HTML_DOCS_PARAM_TABLES', None)
-    return build(Path(a.out).resolve(), a.only, a.workers, a.timeout)
+    if a.check:
+        errs = check_site(Path(a.check))
+        for e in errs: print(f'ERROR: {e}', file=sys.stderr)
+        print(f'{len(list(Path(a.check).rglob("*.html")))} page(s) checked; {len(errs)} error(s)')
+        return 1 if errs else 0
+    return build(Path(a.out).resolve(), a.only, max(1, a.workers), a.param_tables)
 
 
 if __name__ == '__main__':
