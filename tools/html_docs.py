@@ -1,26 +1,21 @@
 #!/usr/bin/env python
 """Build offline, self-contained HTML docs for this nbdev project, without Quarto; check them.
 
-    python tools/html_docs.py --out _html             # build every notebook nbdev's `nbglob` finds, then check
+    python tools/html_docs.py --out _html             # every notebook nbdev's `nbglob` finds; then the checks
     python tools/html_docs.py --out _html --only '1*' # only notebooks whose file name matches a glob
-    python tools/html_docs.py --check _html           # only check an already built site
+    python tools/html_docs.py --check _html           # only the checks, on a built site
 
-1. nbdev's own docs processing (`nbdev.processors.FilterDefaults`: show_doc cells added and run, hidden and
-   exported cells removed, frontmatter, doc links), in `--workers` processes that each take many notebooks (as
-   nbdev's `proc_nbs` does). Only what show_doc needs is executed: exported cells are not re-run, their names
-   come from the installed library module (`pip install -e .`; run `nbdev-export` first), so signatures name real
-   types (`unidiffuser.x.Y`, not `__main__.Y`); of a test cell with imports only the imports run, and its saved
-   outputs are kept. A notebook that fails this way is processed exactly as nbdev does.
-2. nbconvert (`lab` template, tools/html_docs_assets/page.html.j2) writes one page per notebook, named as nbdev
-   does (`nbpath2html`), figures embedded; maths becomes MathML (latex2mathml); headings get pandoc/Quarto ids, so
-   nbdev's symbol links (`_modidx.py`: `page.html#anchor`) resolve; a method without its own heading gets its
-   anchor at its class's heading; a link to an undocumented (private) symbol goes to its source instead.
-3. Search: one entry per section goes to `assets/search_docs.js` at build time; the vendored MiniSearch
-   (tools/vendor/minisearch, MIT) indexes it in the browser on first use. No CDN, no network.
-4. Checks (also `--check DIR`): every relative link and `#anchor` must exist, and nothing may load from the
-   network (only plain `<a href>` may point outside). Each failure is listed with its page.
+1. nbdev's docs processing (`FilterDefaults`) in `--workers` processes, each taking many notebooks. Only what
+   show_doc needs runs: exported names come from the installed library (run `nbdev-export` first), so signatures
+   name real types, not `__main__.Y`; a test cell with imports runs its imports only and keeps its saved outputs.
+   A notebook that fails this way is processed exactly as nbdev does.
+2. nbconvert (`lab` template + html_docs_assets/page.html.j2), one page per notebook named as nbdev does; maths to
+   MathML (latex2mathml); pandoc/Quarto heading ids, so nbdev's symbol links (`_modidx.py`) resolve; a method with
+   no heading of its own is anchored at its class; a link to an undocumented (private) symbol goes to its source.
+3. Search: one entry per section in `assets/search_docs.js`, indexed in the browser by the vendored MiniSearch.
+4. Checks: every relative link and `#anchor` exists; nothing loads from the network (only `<a href>` may point out).
 
-Exit status: 0 success; 1 a notebook failed, a broken link or an external resource; 2 bad usage.
+Exit status: 0 success; 1 a notebook failed, a broken link or an external resource (each listed); 2 bad usage.
 """
 from __future__ import annotations
 import argparse, ast, fnmatch, html, importlib, json, os, posixpath, re, shutil, sys, time, traceback
@@ -95,10 +90,8 @@ def _process(src: str):
         except Exception:  # e.g. a signature that needs a name only the notebook imports: nbdev's full processing
             nb = read_nb(src); FilterDefaults()(nb); print(f'  nbs/{Path(src).name}: processed the nbdev way (every cell with imports run)')
         return src, nb2str(nb), None, time.time() - t0
-    except BaseException:
-        lines = traceback.format_exc().strip().splitlines()
-        i = max((i for i, l in enumerate(lines) if l.startswith('Exception: Error')), default=max(0, len(lines) - 15))
-        return src, None, '\n'.join('    ' + l for l in lines[i:i + 25]), time.time() - t0
+    except BaseException:  # nbdev's message (naming the cell) ends the traceback
+        return src, None, '    ' + traceback.format_exc().strip()[-1500:].replace('\n', '\n    '), time.time() - t0
     finally: os.environ.pop('IN_TEST', None)
 
 def pop_frontmatter(nb) -> dict:
@@ -109,20 +102,13 @@ def pop_frontmatter(nb) -> dict:
     return {}
 
 def tidy_cells(nb):
-    "Honour the cell options nbdev leaves for Quarto (include, echo, output incl. asis); drop keys nbformat rejects."
-    from nbformat import NotebookNode
+    "Honour `#| echo: false` (what nbdev's show_doc cells carry; `output: asis` is what nbconvert does anyway); drop keys nbformat rejects."
     cells = []
     for c in nb.cells:
         if c.cell_type == 'code':
-            lines = c.source.splitlines()
-            opts = dict(m.groups() for m in (re.match(r'^\s*#\|\s*([\w-]+)\s*:\s*(.*?)\s*$', l) for l in lines) if m)
-            c.source = '\n'.join(l for l in lines if not l.lstrip().startswith('#|')).strip()
-            if opts.get('include') == 'false': continue
-            if opts.get('output') == 'false': c.outputs = []
-            if opts.get('output') == 'asis':
-                c.outputs = [NotebookNode(output_type='display_data', metadata={}, data={'text/markdown': o.text})
-                             if o.output_type == 'stream' and o.get('name') == 'stdout' else o for o in c.outputs]
-            if opts.get('echo') == 'false' or not c.source: c.metadata.setdefault('transient', {})['remove_source'] = True
+            echo = not re.search(r'^\s*#\|\s*echo:\s*false\s*$', c.source, re.M)
+            c.source = '\n'.join(l for l in c.source.splitlines() if not l.lstrip().startswith('#|')).strip()
+            if not echo or not c.source: c.metadata.setdefault('transient', {})['remove_source'] = True
             if not c.source and not c.outputs: continue
         keep = ('execution_count', 'outputs') if c.cell_type == 'code' else ('attachments',)
         for k in [k for k in c if k not in ('cell_type', 'id', 'metadata', 'source', *keep)]: del c[k]
@@ -316,9 +302,8 @@ def fix_symbol_links(body: str, page: str, ids: dict) -> tuple:
 
 # ---------------------------------------------------------------- 4. checks: broken links and anchors, external resources
 
-_RES = {'script': 'src', 'link': 'href', 'img': 'src srcset', 'iframe': 'src', 'frame': 'src', 'source': 'src srcset', 'video': 'src poster',
-        'audio': 'src', 'embed': 'src', 'object': 'data', 'track': 'src', 'input': 'src', 'image': 'href xlink:href',
-        'use': 'href xlink:href', 'base': 'href', 'form': 'action', 'feimage': 'href xlink:href'}
+_RES = dict(script='src', link='href', img='src srcset', iframe='src', frame='src', source='src srcset', video='src poster', audio='src',
+            embed='src', object='data', track='src', input='src', image='href xlink:href', use='href xlink:href', base='href', form='action')
 _re_net, _re_css_net = re.compile(r'^\s*(?:[a-z][\w+.-]*:)?//', re.I), re.compile(r'''url\(\s*['"]?\s*(?:[a-z][\w+.-]*:)?//|@import''', re.I)
 
 class _Scan(HTMLParser):
