@@ -9,13 +9,13 @@ __all__ = ['LR_SCHEDULERS', 'TrainArgs', 'validate_args', 'cpu_has_native_bf16',
            'read_config', 'parse_args', 'gather_records', 'load_run_pipeline', 'save_grid', 'validation_fn',
            'streaming_batches', 'train', 'main']
 
-# %% ../nbs/39_train.ipynb #a7e39a06
+# %% ../nbs/39_train.ipynb #bca10e69
 import os, sys, json, time, math, copy, argparse, dataclasses, functools, platform, shutil
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import torch
 
-# %% ../nbs/39_train.ipynb #6a89ed9b
+# %% ../nbs/39_train.ipynb #36f2883b
 @dataclass
 class TrainArgs:
     "Settings of one training run; field names are diffusers' training-script flags."
@@ -83,7 +83,7 @@ class TrainArgs:
         if isinstance(self.train_shards, str): self.train_shards = [self.train_shards]
         if isinstance(self.validation_prompts, str): self.validation_prompts = [self.validation_prompts]
 
-# %% ../nbs/39_train.ipynb #c8282014
+# %% ../nbs/39_train.ipynb #284e1d84
 LR_SCHEDULERS = ('linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup')
 
 def validate_args(a:TrainArgs)->TrainArgs:
@@ -122,7 +122,7 @@ def validate_args(a:TrainArgs)->TrainArgs:
     if not os.access(probe, os.W_OK): bad(f"--output_dir {str(out)!r} is not writable ({probe} is read-only); pick another folder")
     return a
 
-# %% ../nbs/39_train.ipynb #1b3832df
+# %% ../nbs/39_train.ipynb #0c63be11
 def cpu_has_native_bf16()->bool:
     "True when the CPU flags list amx_bf16 or avx512_bf16 (Linux /proc/cpuinfo)."
     try: txt = Path('/proc/cpuinfo').read_text()
@@ -136,7 +136,7 @@ def auto_mixed_precision(device:str=None)->str:
     if dev.startswith('cuda'): return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
     return 'bf16' if cpu_has_native_bf16() else 'no'
 
-# %% ../nbs/39_train.ipynb #fc816948
+# %% ../nbs/39_train.ipynb #4be0462d
 def _flag_type(f):
     t = f.type if isinstance(f.type, type) else eval(f.type) if isinstance(f.type, str) else f.type
     return t
@@ -144,13 +144,15 @@ def _flag_type(f):
 def build_train_parser()->argparse.ArgumentParser:
     "argparse parser with one flag per `TrainArgs` field, plus --config."
     p = argparse.ArgumentParser(prog='unidiffuser train', description='Train or fine-tune UniDiffuser on image-text data.')
+    from fastcore.docments import docments
     p.add_argument('--config', default=None, help='YAML or JSON file of settings (flags override it)')
+    docs = docments(TrainArgs)
     for f in fields(TrainArgs):
-        t = _flag_type(f)
-        if t is bool: p.add_argument(f'--{f.name}', action=argparse.BooleanOptionalAction, default=None)
-        elif t is list: p.add_argument(f'--{f.name}', nargs='+', default=None)
-        elif t is dict: p.add_argument(f'--{f.name}', type=json.loads, default=None, help='JSON object')
-        else: p.add_argument(f'--{f.name}', type=t, default=None)
+        t, h = _flag_type(f), f"{docs.get(f.name) or ''} (default: {f.default})".lstrip()
+        if t is bool: p.add_argument(f'--{f.name}', action=argparse.BooleanOptionalAction, default=None, help=h)
+        elif t is list: p.add_argument(f'--{f.name}', nargs='+', default=None, help=h)
+        elif t is dict: p.add_argument(f'--{f.name}', type=json.loads, default=None, help=f'JSON object; {h}')
+        else: p.add_argument(f'--{f.name}', type=t, default=None, help=h)
     return p
 
 def read_config(path)->dict:
@@ -175,7 +177,7 @@ def parse_args(argv=None)->TrainArgs:
     d.update({k: v for k, v in vars(ns).items() if k != 'config' and v is not None})
     return TrainArgs(**d)
 
-# %% ../nbs/39_train.ipynb #729be275
+# %% ../nbs/39_train.ipynb #138c001a
 def gather_records(a:TrainArgs)->list:
     "Every training record of the run: pairs from the one paired source, then unpaired images and captions."
     from unidiffuser.data import folder_records, hf_records, caption_records, webdataset_pipeline
@@ -202,7 +204,7 @@ def load_run_pipeline(a:TrainArgs):
     check_components(pipe, a.resolution)
     return pipe
 
-# %% ../nbs/39_train.ipynb #97e04194
+# %% ../nbs/39_train.ipynb #b2e728cf
 def save_grid(images:torch.Tensor, path, ncol:int=None)->str:
     "(B, 3, H, W) images in [0, 1] as one PNG grid."
     from PIL import Image
@@ -237,7 +239,7 @@ def validation_fn(pipe, prompts:list, images:list, out_dir, steps:int=20, scale:
         return rec
     return run
 
-# %% ../nbs/39_train.ipynb #fabd6346
+# %% ../nbs/39_train.ipynb #5735ae8b
 def streaming_batches(pipe, a:TrainArgs, bad, weights=()):
     "A `batch_fn` that pulls pairs from the shards and encodes them on the fly (posterior sample, text latent)."
     from unidiffuser.data import webdataset_pipeline, StreamingImageTextDataset, collate_records
@@ -265,7 +267,7 @@ def streaming_batches(pipe, a:TrainArgs, bad, weights=()):
         return x0, present, draw_noise(x0, present, None, weights, torch.Generator(device).manual_seed(a.seed + 7 * step + 13 * rank))
     return batch_fn
 
-# %% ../nbs/39_train.ipynb #09b543cd
+# %% ../nbs/39_train.ipynb #a912282b
 def _record_path(a): return Path(a.output_dir)/'train_record.json'
 
 def _finished(a:TrainArgs):
@@ -392,5 +394,5 @@ def main(argv=None)->int:
                           bad_records=r['data']['bad']['count'], trainable=r['parameters']['trainable'])))
     return 0
 
-# %% ../nbs/39_train.ipynb #0a93901b
+# %% ../nbs/39_train.ipynb #5c6c7b9b
 if __name__ == '__main__': sys.exit(main())
