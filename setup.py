@@ -1,4 +1,4 @@
-"""Build hook: the wheel carries the shipped model as package data, so `unidiffuser demo` / `sample` work without a clone.
+"""Build hook: the wheel carries the shipped model as package data, so `unidiffuser demo` / `sample` run anywhere.
 
 Everything else is configured in pyproject.toml. The files copied are those the index of data/fmnist-cpu lists (the
 components sampling needs, with their sha256) plus the index, model card, manifest and example inputs: about 30 MB.
@@ -20,7 +20,7 @@ class build_py_with_model(build_py):
         if getattr(self, 'editable_mode', False): return
         index = os.path.join(SRC, 'unidiffuser_index.json')
         if not os.path.isfile(index):
-            raise RuntimeError(f"{index} is missing: the wheel would lack the shipped model; build from a full checkout")
+            raise RuntimeError(f"{index} is missing: the wheel would lack the shipped model; build from a checkout")
         with open(index) as f: names = sorted({p.split('/')[0] for p in json.load(f)['files']} | set(EXTRA))
         dst = os.path.join(self.build_lib, 'unidiffuser', 'models', 'fmnist-cpu')
         shutil.rmtree(dst, ignore_errors=True); os.makedirs(dst)

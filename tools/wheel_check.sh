@@ -27,7 +27,8 @@ names = zipfile.ZipFile(sys.argv[1]).namelist()
 need = ['unidiffuser/models/fmnist-cpu/unidiffuser_index.json', 'unidiffuser/models/fmnist-cpu/uvit/model.safetensors',
         'unidiffuser/models/fmnist-cpu/examples/examples.json']
 miss = [n for n in need if n not in names]
-extra = [n for n in names if any(f'/fmnist-cpu/{k}/' in n for k in ('vd', 'bespoke_t2i', 'evaluator', 'text_projection'))]
+left_out = ('vd', 'bespoke_t2i', 'evaluator', 'text_projection')
+extra = [n for n in names if any(f'/fmnist-cpu/{k}/' in n for k in left_out)]
 if miss or extra: sys.exit(f"wheel_check: the wheel lacks {miss} or carries {extra}")
 PY
 step "installing it into a fresh venv"

