@@ -233,19 +233,21 @@ def render_sidebar(ctx, cur: str) -> str:
             f'placeholder="Search (press /)" autocomplete="off" aria-label="Search"><ol id="od-results"></ol>{ul(ctx["items"])}</nav>')
 
 def _modidx():
-    "(settings, {page: {anchor: (symbol name in its module, .py file)}}) from the library's `_modidx.py`."
+    "(settings, {page: {anchor: (symbol name in its module, .py file)}}, modules) from the library's `_modidx.py`."
     if 'modidx' not in _CACHE:
         from nbdev.config import get_config
         d, by_page = importlib.import_module(f'{get_config().lib_name}._modidx').d, {}
         for mod, syms in d['syms'].items():
             for sym, (url, py) in syms.items(): by_page.setdefault(url.partition('#')[0], {})[url.partition('#')[2]] = (sym[len(mod) + 1:], py)
-        _CACHE['modidx'] = (d['settings'], by_page)
+        _CACHE['modidx'] = (d['settings'], by_page, list(d['syms']))
     return _CACHE['modidx']
 
 def _render(job):
     "Worker: processed notebook -> (rel, page, HTML or None, search sections, warnings, ids)."
     import jinja2, nbformat
-    from nbconvert import HTMLExporter
+    from nbconvert import HTMLExporter, TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
     rel, nb_json, ctx = job
     nb, page, title, path = nbformat.reads(nb_json, as_version=4), ctx['pages'][rel], str(ctx['titles'][rel]), str(Path(ctx['nbs_path']) / rel).rsplit('/', 1)[0]
     _PAGE.clear()
@@ -261,6 +263,11 @@ def _render(job):
                 @jinja2.pass_context
                 def markdown2html(self, context, source):
                     return md2html(source, context['resources']['metadata']['path'], context.get('cell', {}).get('attachments', {}))
+                def from_notebook_node(self, nb, resources=None, **kw):  # nbconvert's, less a BeautifulSoup pass over the page
+                    resources = self._init_resources(resources)
+                    self.register_filter('highlight_code', Highlight2HTML(pygments_lexer='ipython3', parent=self))
+                    self.register_filter('filter_data_type', WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+                    return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
             _CACHE['ex'] = Exporter(template_name='lab', template_file='page.html.j2', extra_loaders=[jinja2.FileSystemLoader(str(ASSETS))],
                                     embed_images=True, sanitize_html=False, exclude_input_prompt=True, exclude_output_prompt=True)
         inline = lambda md: re.sub(r'^<p>(.*)</p>$', r'\1', md2html(md, path).strip(), flags=re.S)
@@ -290,7 +297,7 @@ def _render(job):
 def fix_symbol_links(body: str, page: str, ids: dict) -> tuple:
     "nbdev's links to symbols documented nowhere on the site (private helpers) -> links to their source on GitHub."
     from nbdev.doclinks import _lineno
-    settings, by_page = _modidx()
+    settings, by_page, _ = _modidx()
     fixed = []
     def sub(m):
         tgt = posixpath.normpath(posixpath.join(posixpath.dirname(page), m[1])) if m[1] else page
@@ -340,7 +347,7 @@ def check_site(out: Path, missing_ok: bool = False) -> list:
 def build(out: Path, only: str | None, workers: int, param_tables: bool) -> int:
     import nbformat, yaml
     sys.path.insert(0, str(HERE))  # workers must find the task functions in `html_docs`: IPython replaces their `__main__`
-    from html_docs import _init_worker, _process, _render
+    from html_docs import _init_worker, _modidx, _process, _render
     from nbdev.config import get_config, nbpath2html
     from nbdev.doclinks import nbglob
     cfg = get_config()
@@ -354,6 +361,15 @@ def build(out: Path, only: str | None, workers: int, param_tables: bool) -> int:
     if not nbs: print('ERROR: no notebooks found', file=sys.stderr); return 1
     print(f'Processing {len(nbs)} notebook(s) with nbdev (FilterDefaults), {workers} worker process(es) ...', flush=True)
     errors, done, warn, used, bodies, ids, docs = [], {}, [], set(), {}, {}, []
+    if sys.platform == 'linux':  # import the library and the notebooks' imports (torch, diffusers, ...) once, before forking
+        imps = {f'import {m}' for m in ['nbdev.processors', *_modidx()[2]]}
+        for c in (c for p in nbs for c in json.loads(p.read_text()).get('cells', []) if c['cell_type'] == 'code'):
+            try: imps |= {ast.unparse(t) for t in ast.parse(''.join(c['source'])).body if isinstance(t, (ast.Import, ast.ImportFrom))}
+            except SyntaxError: pass
+        for imp in sorted(imps):
+            try: exec(imp, {})
+            except Exception: pass
+        print(f'  {len(imps)} import statements run in {time.time() - t0:.0f} s', flush=True)
     with get_context('fork' if sys.platform == 'linux' else 'spawn').Pool(workers, _init_worker, (param_tables,)) as pool:
         for src, nb_json, err, secs in pool.imap_unordered(_process, [str(p) for p in sorted(nbs, key=lambda p: -p.stat().st_size)]):
             rel = Path(src).relative_to(nbs_path).as_posix()
