@@ -20,7 +20,6 @@ Exit status: 0 success; 1 a notebook failed, a broken link or an external resour
 from __future__ import annotations
 import argparse, ast, fnmatch, html, importlib, json, os, posixpath, re, shutil, sys, time, traceback
 from collections import Counter
-from html.parser import HTMLParser
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -34,7 +33,6 @@ def _filter():
     "nbdev's `FilterDefaults`, its `exec_show_docs` running only what show_doc needs."
     from nbdev.config import get_config
     from nbdev.processors import FilterDefaults, exec_show_docs, _default_exp, _show_docs
-
     class LibShowDocs(exec_show_docs):
         def __call__(self, cell):
             if cell.cell_type != 'code' or not hasattr(self, 'k') or not self.nb.has_docs_: return
@@ -55,7 +53,6 @@ def _filter():
             if not names or any(n not in ns for n in names): return False
             self.k.user_ns.update({k: v for k, v in ns.items() if not (k.startswith('__') and k.endswith('__'))})
             return True
-
     class Filter(FilterDefaults):
         def base_procs(self): return [LibShowDocs if p is exec_show_docs else p for p in super().base_procs()]
     return Filter
@@ -69,13 +66,11 @@ def _init_worker(param_tables: bool):
         return r
     fd._get_full = _get_full
     if not param_tables: return
-    from nbdev import showdoc  # the Type/Default/Details table of nbdev 2 under each show_doc
-    orig = showdoc.BasicMarkdownRenderer._repr_markdown_
-    def _repr_markdown_(self):
-        try: tbl = fd.DocmentTbl(self.sym)._repr_markdown_()
-        except Exception: tbl = ''
-        return orig(self) + (f'\n\n{tbl}' if tbl else '')
-    showdoc.BasicMarkdownRenderer._repr_markdown_ = _repr_markdown_
+    from nbdev.showdoc import BasicMarkdownRenderer as R  # the Type/Default/Details table of nbdev 2 under each show_doc
+    def table(sym):
+        try: return '\n\n' + fd.DocmentTbl(sym)._repr_markdown_()
+        except Exception: return ''
+    R._repr_markdown_ = lambda self, orig=R._repr_markdown_: orig(self) + table(self.sym)
 
 def _process(src: str):
     "Worker: nbdev docs processing of one notebook -> (src, processed notebook JSON or None, error, seconds)."
@@ -184,12 +179,10 @@ def fix_url(url: str) -> str:
 
 def md2html(source: str, path: str = '', attachments=None) -> str:
     from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath, MathInlineParser
-
     class InlineParser(MathInlineParser):  # pandoc's `$` rule; code spans before maths
         SPECIFICATION = {**MathInlineParser.SPECIFICATION,
                          'inline_math_tex': r'(?s:(?<![$\\])\$(?![\s$])(?P<math_inline_tex>.+?)(?<![\s$\\])\$(?![\d$]))'}
         DEFAULT_RULES = ('escape', 'codespan', *[r for r in MathInlineParser.DEFAULT_RULES if r not in ('escape', 'codespan')])
-
     class Renderer(IPythonRenderer):
         def inline_html(self, h): return self._html_embed_images(h) if '<img' in h.lower() else h
         def block_html(self, h): return super(IPythonRenderer, self).block_html(self._html_embed_images(h) if '<img' in h.lower() else h)
@@ -202,7 +195,6 @@ def md2html(source: str, path: str = '', attachments=None) -> str:
             hid = pandoc_id(text)
             if level <= 3: _PAGE['sections'].append([hid, html.unescape(re.sub(r'<[^>]+>', '', text)), []])
             return f'<h{level} id="{hid}">{text}<a class="anchor-link" href="#{hid}">¶</a></h{level}>\n'
-
     r = Renderer(escape=False, attachments=attachments or {}, embed_images=True, path=path, anchor_link_text='¶')
     return MarkdownWithMath(renderer=r, inline=InlineParser(hard_wrap=False)).render(md_compat(source))
 
@@ -255,9 +247,6 @@ def _render(job):
                  sections=[['', title, []]], warn=[], ids=Counter())
     try:
         tidy_cells(nb)
-        for o in (o for c in nb.cells for o in c.get('outputs', [])):  # `text/latex` outputs (e.g. sympy) -> MathML
-            if 'text/latex' in o.get('data', {}) and 'text/html' not in o.data:
-                o.data['text/html'] = latex_to_mathml(re.sub(r'^\s*\$+|\$+\s*$', '', o.data['text/latex']), True)
         if 'ex' not in _CACHE:
             class Exporter(HTMLExporter):
                 @jinja2.pass_context
@@ -309,37 +298,25 @@ def fix_symbol_links(body: str, page: str, ids: dict) -> tuple:
 
 # ---------------------------------------------------------------- 4. checks: broken links and anchors, external resources
 
-_RES = dict(script='src', link='href', img='src srcset', iframe='src', frame='src', source='src srcset', video='src poster', audio='src',
-            embed='src', object='data', track='src', input='src', image='href xlink:href', use='href xlink:href', base='href', form='action')
-_re_net, _re_css_net = re.compile(r'^\s*(?:[a-z][\w+.-]*:)?//', re.I), re.compile(r'''url\(\s*['"]?\s*(?:[a-z][\w+.-]*:)?//|@import''', re.I)
-
-class _Scan(HTMLParser):
-    def __init__(self): super().__init__(); self.ids, self.links, self.ext, self.tag = set(), [], [], None
-    def handle_starttag(self, tag, attrs):
-        a, self.tag = dict(attrs), tag
-        if a.get('id') or (tag == 'a' and a.get('name')): self.ids.add(a.get('id') or a['name'])
-        if tag == 'a' and a.get('href'): self.links.append(a['href'])
-        for k in _RES.get(tag, '').split():
-            if a.get(k) and any(_re_net.match(p) for p in (a[k].split(',') if k == 'srcset' else [a[k]])): self.ext.append(f'<{tag} {k}="{a[k][:100]}">')
-        if a.get('style') and _re_css_net.search(a['style']): self.ext.append(f'style="{a["style"][:100]}"')
-        if tag == 'meta' and (a.get('http-equiv') or '').lower() == 'refresh': self.ext.append('<meta http-equiv="refresh">')
-    def handle_data(self, data):
-        if self.tag == 'style' and _re_css_net.search(data): self.ext.append('<style> with url(//...) or @import')
+_re_id = re.compile(r"""<[a-zA-Z][^>]*?\s(?:id|name)=["']([^"']+)["']""")
+_re_href = re.compile(r"""<a\s[^>]*?href=["']([^"']*)["']""")
+_re_net = re.compile(r"""<(?:script|link|img|iframe|frame|source|video|audio|embed|object|track|input|image|use|base|form|feimage)\b[^>]*?"""
+                     r"""\s(?:src|href|srcset|poster|data|action|xlink:href)\s*=\s*["']?\s*(?:[a-z][\w+.-]*:)?//[^"'\s>]*|"""
+                     r"""url\(\s*["']?\s*(?:[a-z][\w+.-]*:)?//[^)"']*|@import\s+(?:url\()?\s*["']?\s*(?:[a-z][\w+.-]*:)?//[^;]*|<meta[^>]*http-equiv=["']?refresh[^>]*>""", re.I)
 
 def check_site(out: Path, missing_ok: bool = False) -> list:
     "Broken relative links and anchors, and network loads, in every .html page under `out` -> error lines."
-    scans, errs = {}, []
-    for f in sorted(out.rglob('*.html')):
-        s = _Scan(); s.feed(f.read_text(encoding='utf-8')); scans[f.relative_to(out).as_posix()] = s
-    for page, s in scans.items():
-        errs += [f'{page}: loads an external resource: {e}' for e in s.ext]
-        for h in s.links:
+    pages = {f.relative_to(out).as_posix(): f.read_text(encoding='utf-8') for f in sorted(out.rglob('*.html'))}
+    ids, errs = {p: set(_re_id.findall(t)) for p, t in pages.items()}, []
+    for page, text in pages.items():
+        errs += [f'{page}: loads an external resource: {e[:120]}' for e in _re_net.findall(text)]
+        for h in map(html.unescape, _re_href.findall(text)):
             if re.match(r'^([a-z][\w+.-]*:|//)', h, re.I): continue  # a hyperlink elsewhere (http:, mailto:, data:)
             path, _, frag = h.partition('#')
             tgt = posixpath.normpath(posixpath.join(posixpath.dirname(page), path.split('?')[0])) if path else page
-            if tgt not in scans and not (out / tgt).exists():
+            if tgt not in pages and not (out / tgt).exists():
                 if not missing_ok: errs.append(f'{page}: broken link {h} ({tgt} does not exist)')
-            elif frag and tgt in scans and frag not in scans[tgt].ids: errs.append(f'{page}: broken link {h} (no id "{frag}" in {tgt})')
+            elif frag and tgt in pages and frag not in ids[tgt]: errs.append(f'{page}: broken link {h} (no id "{frag}" in {tgt})')
     return errs
 
 # ---------------------------------------------------------------- 5. driver
