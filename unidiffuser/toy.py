@@ -47,7 +47,8 @@ class ToyConfig:
         self.net = self.net or MLPConfig(dims=dict(self.dims), hidden=128, depth=4)
         self.train = self.train or TrainConfig(steps=6000, batch_size=512, lr=2e-3, warmup=100, lr_decay='cosine', ema_decay=0.99)
     @classmethod
-    def ci(cls): return cls(n=1000, floor_reps=60, step_list=(8, 14, 26, 50))  # default training: 6000 steps
+    def ci(cls): return cls(n=1000, floor_reps=60, step_list=(8, 14, 26, 50), dims3={},  # two networks of 4000 steps; three modalities: full() only
+                            train=TrainConfig(steps=4000, batch_size=512, lr=2e-3, warmup=100, lr_decay='cosine', ema_decay=0.99))
     @classmethod
     def smoke(cls): return cls(n=200, floor_reps=10, train=TrainConfig(steps=100, batch_size=128, lr=2e-3, warmup=10, ema_decay=0.9),
                                grid=(0., 500., 1000.), scales=(0., 3.), step_list=(8, 14), t0_variant=False, dims3={}, steps=14)
