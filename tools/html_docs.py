@@ -39,11 +39,15 @@ def _filter():
             d, trees = cell.directives_, cell.parsed_() or []
             exp = next((k for k in ('export', 'exports', 'exporti') if k in d), None)
             if exp and self._from_lib(trees, d[exp].split() or [_default_exp(self.nb)]): return
-            imps = [t for t in trees if isinstance(t, (ast.Import, ast.ImportFrom))]
-            if exp or 'exec_doc' in d or _show_docs(trees) or len(imps) == len(trees): return super().__call__(cell)
-            if not imps or d.get('eval') == 'false': return  # a test cell: show_doc needs only its top-level imports
-            self.k.run(ast.unparse(ast.Module(imps, [])))
-            if self.k.exc: raise Exception(f'Error in cell {cell.idx_} (its imports):\n{cell.source}\n{self.k.exc!r}')
+            if exp or 'exec_doc' in d: return super().__call__(cell)
+            if not _show_docs(trees):  # imports (of import and test cells) run only if a show_doc needs a name
+                self.pending = getattr(self, 'pending', []) + [t for t in trees if isinstance(t, (ast.Import, ast.ImportFrom))]
+                return
+            try: return super().__call__(cell)
+            except Exception:
+                if not getattr(self, 'pending', None): raise
+            self.k.run(ast.unparse(ast.Module(self.pending, []))); self.pending = []
+            super().__call__(cell)
         def _from_lib(self, trees, mod):
             try: ns = vars(importlib.import_module(f'{get_config().lib_name}.{mod[0]}'))
             except Exception: return False
@@ -338,15 +342,11 @@ def build(out: Path, only: str | None, workers: int, param_tables: bool) -> int:
     if not nbs: print('ERROR: no notebooks found', file=sys.stderr); return 1
     print(f'Processing {len(nbs)} notebook(s) with nbdev (FilterDefaults), {workers} worker process(es) ...', flush=True)
     errors, done, warn, used, bodies, ids, docs = [], {}, [], set(), {}, {}, []
-    if sys.platform == 'linux':  # import the library and the notebooks' imports (torch, diffusers, ...) once, before forking
-        imps = {f'import {m}' for m in ['nbdev.processors', *_modidx()[2]]}
-        for c in (c for p in nbs for c in json.loads(p.read_text()).get('cells', []) if c['cell_type'] == 'code'):
-            try: imps |= {ast.unparse(t) for t in ast.parse(''.join(c['source'])).body if isinstance(t, (ast.Import, ast.ImportFrom))}
-            except SyntaxError: pass
-        for imp in sorted(imps):
-            try: exec(imp, {})
+    if sys.platform == 'linux':  # import the library (torch, diffusers, ...) once, before forking the workers that share it
+        for mod in ['nbdev.processors', *_modidx()[2]]:
+            try: importlib.import_module(mod)
             except Exception: pass
-        print(f'  {len(imps)} import statements run in {time.time() - t0:.0f} s', flush=True)
+        print(f'  library imported in {time.time() - t0:.0f} s', flush=True)
     with get_context('fork' if sys.platform == 'linux' else 'spawn').Pool(workers, _init_worker, (param_tables,)) as pool:
         for src, nb_json, err, secs in pool.imap_unordered(_process, [str(p) for p in sorted(nbs, key=lambda p: -p.stat().st_size)]):
             rel = Path(src).relative_to(nbs_path).as_posix()
