@@ -7,20 +7,20 @@ Docs: https://unidiffuser.github.io/unidiffuser/finetune.html.md"""
 # %% auto #0
 __all__ = ['LORA_TARGETS', 'add_lora', 'trainable_parameters', 'save_lora', 'load_lora', 'merge_lora', 'initial_uvit']
 
-# %% ../nbs/35_finetune.ipynb #74315bb1
+# %% ../nbs/35_finetune.ipynb #9876dc05
 import os, json
 from pathlib import Path
 import torch
 from .uvit import UViT
 
-# %% ../nbs/35_finetune.ipynb #4f42a056
+# %% ../nbs/35_finetune.ipynb #e57b2c7e
 LORA_TARGETS = r'.*\.(attn\.(qkv|proj)|mlp\.(fc1|fc2))'   # peft regex: every block's attention and MLP linears
 
 def add_lora(uvit:UViT,          # the network (modified in place: adapters injected, base frozen)
              rank:int=4,         # r
              alpha:float=None,   # scaling alpha (default: rank, so alpha / r = 1)
              target_modules=LORA_TARGETS, # peft target_modules (regex or list of names)
-             dropout:float=0.)->'peft.PeftModel':
+             dropout:float=0.):   # -> peft.PeftModel
     "Inject LoRA adapters into the U-ViT through `peft`; only the adapters stay trainable."
     import peft
     if not isinstance(rank, int) or rank < 1: raise ValueError(f"lora_rank must be a positive integer, got {rank!r}")
@@ -32,13 +32,13 @@ def trainable_parameters(model:torch.nn.Module)->dict:
     return dict(trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
                 total=sum(p.numel() for p in model.parameters()))
 
-# %% ../nbs/35_finetune.ipynb #030e87fe
+# %% ../nbs/35_finetune.ipynb #bf57661e
 def save_lora(peft_model, folder)->str:
     "Write the adapter alone (peft's `adapter_model.safetensors` + `adapter_config.json`)."
     peft_model.save_pretrained(str(folder))
     return str(folder)
 
-def load_lora(uvit:UViT, folder, trainable:bool=False)->'peft.PeftModel':
+def load_lora(uvit:UViT, folder, trainable:bool=False):   # -> peft.PeftModel
     "Put a saved adapter on `uvit` (the same base it was trained on); the adapter file is checked by peft."
     import peft
     f = Path(folder)
@@ -51,7 +51,7 @@ def merge_lora(peft_model)->UViT:
     "Fold the adapters into the base weights and return the plain `UViT`."
     return peft_model.merge_and_unload()
 
-# %% ../nbs/35_finetune.ipynb #c5b70337
+# %% ../nbs/35_finetune.ipynb #5ad9e3fe
 def initial_uvit(pipe,                    # the loaded pipeline (its U-ViT: the fine-tuning start)
                  from_scratch:bool=False, # re-initialise (same architecture unless uvit_config is given)
                  uvit_config:dict=None,   # `UViTConfig` fields for a new network (implies from_scratch)
