@@ -6,7 +6,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/training.html.md"""
 
 # %% auto #0
 __all__ = ['LoopConfig', 'TrainResult', 'lr_factor', 'lr_scheduler_for', 'step_generator', 'freeze_params', 'checkpoint_dirs',
-           'train_loop', 'TrainConfig', 'train', 'gmm_batches']
+           'ema_ramp_fn', 'train_loop', 'TrainConfig', 'train', 'gmm_batches']
 
 # %% ../nbs/30_training.ipynb #18d24831
 import os, re, json, time, math, shutil, hashlib, warnings, functools, contextlib
@@ -32,6 +32,7 @@ class LoopConfig:
     lr_scheduler:str=None            # a diffusers `get_scheduler` name ('constant', 'cosine', 'linear', ...); None: `lr_decay`
     gradient_accumulation_steps:int=1 # micro-batches per optimizer step
     ema_decay:float=0.               # EMA of the weights; 0: none (the EMA *is* the trained network)
+    ema_warmup:bool=False            # ramp the decay as diffusers' EMAModel: min(ema_decay, (1+n)/(10+n)) after n updates
     grad_clip:float=0.               # max gradient norm; 0: off
     grad_checkpointing:bool=None     # True / False: set it on the network; None: leave the network's own setting
     mixed_precision:str='no'         # 'no', 'bf16' or 'fp16' (accelerate)
@@ -123,6 +124,13 @@ def _set_grad_checkpointing(model:nn.Module, on:bool):
             getattr(model, on_name if on else off_name)(); break
 
 # %% ../nbs/30_training.ipynb #4974a30f
+def ema_ramp_fn(decay:float):
+    "An EMA update whose decay ramps up as diffusers' `EMAModel`: min(decay, (1+n)/(10+n)) at the n-th update."
+    def fn(ema_params, params, n):
+        n = int(n); d = min(decay, (1 + n) / (10 + n))
+        torch._foreach_lerp_(ema_params, [p.to(e.dtype) for e, p in zip(ema_params, params)], 1 - d)
+    return fn
+
 def train_loop(model:torch.nn.Module, # the network, on any device; parameters with requires_grad are trained
                cfg,                   # settings: any object with the fields of `LoopConfig` (steps and lr required)
                conf:dict,             # JSON config written to out_dir/config.json and into every checkpoint
@@ -149,7 +157,8 @@ def train_loop(model:torch.nn.Module, # the network, on any device; parameters w
     if not params: raise ValueError("every parameter is frozen; shorten cfg.freeze")
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=_opt(cfg, 'weight_decay'), betas=tuple(_opt(cfg, 'betas')))
     lr_sched = lr_scheduler_for(opt, cfg)
-    ema = (torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay)).requires_grad_(False)
+    avg = ema_ramp_fn(ema_decay) if _opt(cfg, 'ema_warmup') else torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay)
+    ema = (torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=avg).requires_grad_(False)
            if ema_decay else _NoEMA(model))
     conf, start, elapsed0 = conf or {}, 0, 0.
     src = _resume_source(out_dir, resume, numbered_checkpoints)

@@ -9,13 +9,13 @@ __all__ = ['LR_SCHEDULERS', 'TrainArgs', 'validate_args', 'cpu_has_native_bf16',
            'read_config', 'parse_args', 'gather_records', 'load_run_pipeline', 'save_grid', 'validation_fn',
            'streaming_batches', 'train', 'main']
 
-# %% ../nbs/39_train.ipynb #bca10e69
+# %% ../nbs/39_train.ipynb #3321591d
 import os, sys, json, time, math, copy, argparse, dataclasses, functools, platform, shutil
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import torch
 
-# %% ../nbs/39_train.ipynb #36f2883b
+# %% ../nbs/39_train.ipynb #be000fa1
 @dataclass
 class TrainArgs:
     "Settings of one training run; field names are diffusers' training-script flags."
@@ -64,7 +64,7 @@ class TrainArgs:
     adam_beta2: float = 0.999
     adam_weight_decay: float = 1e-2
     max_grad_norm: float = 1.0
-    ema_decay: float = 0.9999          # 0: no averaging (the saved weights are the trained ones)
+    ema_decay: float = 0.9999          # EMA, its decay ramped as diffusers' EMAModel (min(decay, (1+n)/(10+n))); 0: none
     task_weights: list = None          # None: Algorithm 1; else weights over (independent, t2i, i2t, joint[, i, t])
     mixed_precision: str = 'auto'      # 'no', 'fp16', 'bf16', or 'auto'
     gradient_checkpointing: bool = False
@@ -83,7 +83,7 @@ class TrainArgs:
         if isinstance(self.train_shards, str): self.train_shards = [self.train_shards]
         if isinstance(self.validation_prompts, str): self.validation_prompts = [self.validation_prompts]
 
-# %% ../nbs/39_train.ipynb #284e1d84
+# %% ../nbs/39_train.ipynb #00ed5a58
 LR_SCHEDULERS = ('linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup')
 
 def validate_args(a:TrainArgs)->TrainArgs:
@@ -122,7 +122,7 @@ def validate_args(a:TrainArgs)->TrainArgs:
     if not os.access(probe, os.W_OK): bad(f"--output_dir {str(out)!r} is not writable ({probe} is read-only); pick another folder")
     return a
 
-# %% ../nbs/39_train.ipynb #0c63be11
+# %% ../nbs/39_train.ipynb #0b6b4266
 def cpu_has_native_bf16()->bool:
     "True when the CPU flags list amx_bf16 or avx512_bf16 (Linux /proc/cpuinfo)."
     try: txt = Path('/proc/cpuinfo').read_text()
@@ -136,7 +136,7 @@ def auto_mixed_precision(device:str=None)->str:
     if dev.startswith('cuda'): return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
     return 'bf16' if cpu_has_native_bf16() else 'no'
 
-# %% ../nbs/39_train.ipynb #4be0462d
+# %% ../nbs/39_train.ipynb #3d804333
 def _flag_type(f):
     t = f.type if isinstance(f.type, type) else eval(f.type) if isinstance(f.type, str) else f.type
     return t
@@ -177,7 +177,7 @@ def parse_args(argv=None)->TrainArgs:
     d.update({k: v for k, v in vars(ns).items() if k != 'config' and v is not None})
     return TrainArgs(**d)
 
-# %% ../nbs/39_train.ipynb #138c001a
+# %% ../nbs/39_train.ipynb #dfe2951e
 def gather_records(a:TrainArgs)->list:
     "Every training record of the run: pairs from the one paired source, then unpaired images and captions."
     from unidiffuser.data import folder_records, hf_records, caption_records, webdataset_pipeline
@@ -204,7 +204,7 @@ def load_run_pipeline(a:TrainArgs):
     check_components(pipe, a.resolution)
     return pipe
 
-# %% ../nbs/39_train.ipynb #b2e728cf
+# %% ../nbs/39_train.ipynb #bf487d78
 def save_grid(images:torch.Tensor, path, ncol:int=None)->str:
     "(B, 3, H, W) images in [0, 1] as one PNG grid."
     from PIL import Image
@@ -239,7 +239,7 @@ def validation_fn(pipe, prompts:list, images:list, out_dir, steps:int=20, scale:
         return rec
     return run
 
-# %% ../nbs/39_train.ipynb #5735ae8b
+# %% ../nbs/39_train.ipynb #eb1abe49
 def streaming_batches(pipe, a:TrainArgs, bad, weights=()):
     "A `batch_fn` that pulls pairs from the shards and encodes them on the fly (posterior sample, text latent)."
     from unidiffuser.data import webdataset_pipeline, StreamingImageTextDataset, collate_records
@@ -267,7 +267,7 @@ def streaming_batches(pipe, a:TrainArgs, bad, weights=()):
         return x0, present, draw_noise(x0, present, None, weights, torch.Generator(device).manual_seed(a.seed + 7 * step + 13 * rank))
     return batch_fn
 
-# %% ../nbs/39_train.ipynb #a912282b
+# %% ../nbs/39_train.ipynb #84356555
 def _record_path(a): return Path(a.output_dir)/'train_record.json'
 
 def _finished(a:TrainArgs):
@@ -332,7 +332,7 @@ def train(a:TrainArgs,            # settings (see `TrainArgs`; `parse_args` read
     world = acc.num_processes
     cfg = UViTTrainConfig(uvit=asdict(uvit.cfg), steps=a.max_train_steps, batch_size=a.train_batch_size * world,
                           lr=a.learning_rate, weight_decay=a.adam_weight_decay, betas=(a.adam_beta1, a.adam_beta2),
-                          warmup=a.lr_warmup_steps, lr_scheduler=a.lr_scheduler, ema_decay=a.ema_decay,
+                          warmup=a.lr_warmup_steps, lr_scheduler=a.lr_scheduler, ema_decay=a.ema_decay, ema_warmup=True,
                           grad_clip=a.max_grad_norm, mixed_precision=mp, grad_checkpointing=a.gradient_checkpointing,
                           task_weights=tuple(a.task_weights or ()), gradient_accumulation_steps=a.gradient_accumulation_steps,
                           checkpoint_every=a.checkpointing_steps, checkpoints_total_limit=a.checkpoints_total_limit,
@@ -394,5 +394,5 @@ def main(argv=None)->int:
                           bad_records=r['data']['bad']['count'], trainable=r['parameters']['trainable'])))
     return 0
 
-# %% ../nbs/39_train.ipynb #5c6c7b9b
+# %% ../nbs/39_train.ipynb #654c713c
 if __name__ == '__main__': sys.exit(main())

@@ -110,6 +110,7 @@ class UViTTrainConfig:
     gradient_accumulation_steps: int = 1 # micro-batches of `batch_size` per optimizer step
     task_weights: tuple = ()    # (): Algorithm 1 (independent uniform timesteps, official); else 4 or 6 weights over (independent, t2i, i2t, joint[, i, t]), see `task_mixture_loss`
     ema_decay: float = 0.9999
+    ema_warmup: bool = False    # ramp the EMA decay as diffusers' EMAModel (short fine-tuning runs); see `ema_ramp_fn`
     grad_clip: float = 1.0      # max gradient norm; 0: off
     mixed_precision: str = 'no' # 'no', 'bf16' or 'fp16' (accelerate)
     grad_checkpointing: bool = False
