@@ -6,16 +6,16 @@ Docs: https://unidiffuser.github.io/unidiffuser/train.html.md"""
 
 # %% auto #0
 __all__ = ['LR_SCHEDULERS', 'TrainArgs', 'validate_args', 'cpu_has_native_bf16', 'auto_mixed_precision', 'build_train_parser',
-           'read_config', 'parse_args', 'gather_records', 'load_run_pipeline', 'save_grid', 'validation_fn',
-           'streaming_batches', 'train', 'main']
+           'read_config', 'parse_args', 'gather_records', 'load_run_pipeline', 'validation_fn', 'streaming_batches',
+           'train', 'main']
 
-# %% ../nbs/39_train.ipynb #3321591d
+# %% ../nbs/39_train.ipynb #bd12b470
 import os, sys, json, time, math, copy, argparse, dataclasses, functools, platform, shutil
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import torch
 
-# %% ../nbs/39_train.ipynb #be000fa1
+# %% ../nbs/39_train.ipynb #d3437375
 @dataclass
 class TrainArgs:
     "Settings of one training run; field names are diffusers' training-script flags."
@@ -83,7 +83,7 @@ class TrainArgs:
         if isinstance(self.train_shards, str): self.train_shards = [self.train_shards]
         if isinstance(self.validation_prompts, str): self.validation_prompts = [self.validation_prompts]
 
-# %% ../nbs/39_train.ipynb #00ed5a58
+# %% ../nbs/39_train.ipynb #1072f776
 LR_SCHEDULERS = ('linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup')
 
 def validate_args(a:TrainArgs)->TrainArgs:
@@ -122,7 +122,7 @@ def validate_args(a:TrainArgs)->TrainArgs:
     if not os.access(probe, os.W_OK): bad(f"--output_dir {str(out)!r} is not writable ({probe} is read-only); pick another folder")
     return a
 
-# %% ../nbs/39_train.ipynb #0b6b4266
+# %% ../nbs/39_train.ipynb #328ad86c
 def cpu_has_native_bf16()->bool:
     "True when the CPU flags list amx_bf16 or avx512_bf16 (Linux /proc/cpuinfo)."
     try: txt = Path('/proc/cpuinfo').read_text()
@@ -136,11 +136,7 @@ def auto_mixed_precision(device:str=None)->str:
     if dev.startswith('cuda'): return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
     return 'bf16' if cpu_has_native_bf16() else 'no'
 
-# %% ../nbs/39_train.ipynb #3d804333
-def _flag_type(f):
-    t = f.type if isinstance(f.type, type) else eval(f.type) if isinstance(f.type, str) else f.type
-    return t
-
+# %% ../nbs/39_train.ipynb #432fc09d
 def build_train_parser()->argparse.ArgumentParser:
     "argparse parser with one flag per `TrainArgs` field, plus --config."
     p = argparse.ArgumentParser(prog='unidiffuser train', description='Train or fine-tune UniDiffuser on image-text data.')
@@ -148,7 +144,7 @@ def build_train_parser()->argparse.ArgumentParser:
     p.add_argument('--config', default=None, help='YAML or JSON file of settings (flags override it)')
     docs = docments(TrainArgs)
     for f in fields(TrainArgs):
-        t, h = _flag_type(f), f"{docs.get(f.name) or ''} (default: {f.default})".lstrip()
+        t, h = f.type, f"{docs.get(f.name) or ''} (default: {f.default})".lstrip()
         if t is bool: p.add_argument(f'--{f.name}', action=argparse.BooleanOptionalAction, default=None, help=h)
         elif t is list: p.add_argument(f'--{f.name}', nargs='+', default=None, help=h)
         elif t is dict: p.add_argument(f'--{f.name}', type=json.loads, default=None, help=f'JSON object; {h}')
@@ -177,7 +173,7 @@ def parse_args(argv=None)->TrainArgs:
     d.update({k: v for k, v in vars(ns).items() if k != 'config' and v is not None})
     return TrainArgs(**d)
 
-# %% ../nbs/39_train.ipynb #dfe2951e
+# %% ../nbs/39_train.ipynb #681b307d
 def gather_records(a:TrainArgs)->list:
     "Every training record of the run: pairs from the one paired source, then unpaired images and captions."
     from unidiffuser.data import folder_records, hf_records, caption_records, webdataset_pipeline
@@ -204,17 +200,10 @@ def load_run_pipeline(a:TrainArgs):
     check_components(pipe, a.resolution)
     return pipe
 
-# %% ../nbs/39_train.ipynb #bf487d78
-def save_grid(images:torch.Tensor, path, ncol:int=None)->str:
-    "(B, 3, H, W) images in [0, 1] as one PNG grid."
-    from PIL import Image
-    B, _, H, W = images.shape; c = ncol or math.ceil(B ** .5); r = math.ceil(B / c)
-    x = torch.cat([images.cpu().float(), images.new_ones(r * c - B, 3, H, W).cpu()]).reshape(r, c, 3, H, W)
-    Image.fromarray((x.permute(0, 3, 1, 4, 2).reshape(r * H, c * W, 3).clamp(0, 1) * 255).round().byte().numpy()).save(path)
-    return str(path)
-
+# %% ../nbs/39_train.ipynb #fdadab21
 def validation_fn(pipe, prompts:list, images:list, out_dir, steps:int=20, scale:float=3., seed:int=0, accelerator=None):
     "An `on_step` sampler: t2i grid for `prompts`, i2t captions for `images` (PIL), written under out_dir/samples."
+    from torchvision.utils import save_image
     d = Path(out_dir)/'samples'
     def run(ema_model, step:int):
         p = copy.copy(pipe); p.uvit = ema_model.eval()
@@ -223,7 +212,8 @@ def validation_fn(pipe, prompts:list, images:list, out_dir, steps:int=20, scale:
             if prompts:
                 x = p('t2i', prompt=list(prompts), num_inference_steps=steps, scale=scale, output_type='pt',
                       generator=torch.Generator(p.device).manual_seed(seed)).images
-                d.mkdir(parents=True, exist_ok=True); rec['grid'] = save_grid(x, d/f'step_{step:07d}.png')
+                d.mkdir(parents=True, exist_ok=True); rec['grid'] = str(d/f'step_{step:07d}.png')
+                save_image(x, rec['grid'], nrow=math.ceil(len(x) ** .5), padding=0, pad_value=1.)
                 if accelerator is not None:
                     for t in accelerator.trackers:
                         if t.name == 'tensorboard': t.writer.add_images('validation/t2i', x, step)
@@ -239,12 +229,13 @@ def validation_fn(pipe, prompts:list, images:list, out_dir, steps:int=20, scale:
         return rec
     return run
 
-# %% ../nbs/39_train.ipynb #eb1abe49
+# %% ../nbs/39_train.ipynb #5d73120b
 def streaming_batches(pipe, a:TrainArgs, bad, weights=()):
     "A `batch_fn` that pulls pairs from the shards and encodes them on the fly (posterior sample, text latent)."
     from unidiffuser.data import webdataset_pipeline, StreamingImageTextDataset, collate_records
     from unidiffuser.first_stage import encode_images, encode_texts
     from unidiffuser.unpaired import draw_noise
+    from unidiffuser.loop import step_generator
     urls = a.train_shards[0] if len(a.train_shards) == 1 else a.train_shards
     ds = StreamingImageTextDataset(webdataset_pipeline(urls, shuffle=1000, seed=a.seed, resample=True),
                                    a.resolution or pipe.image_size, a.center_crop, False, a.min_image_size, a.convert_to_rgb)
@@ -258,16 +249,16 @@ def streaming_batches(pipe, a:TrainArgs, bad, weights=()):
             if b['pixel_values'] is not None: buf['px'] += list(b['pixel_values']); buf['txt'] += b['texts']
         px, txt = torch.stack(buf['px'][:a.train_batch_size]), buf['txt'][:a.train_batch_size]
         del buf['px'][:a.train_batch_size], buf['txt'][:a.train_batch_size]
-        g = torch.Generator().manual_seed(a.seed * 1_000_003 + step * 1009 + rank)
+        g = step_generator((a.seed, 'posterior'), step, rank)
         img, std = encode_images(pipe, px)
         n = std.shape[1]
         img = torch.cat([img[:, :n] + std * torch.randn(std.shape, generator=g), img[:, n:]], 1)
         x0 = {'img': img.to(device), 'txt': encode_texts(pipe, txt).to(device)}
         present = {m: torch.ones(len(px), dtype=torch.bool, device=device) for m in x0}
-        return x0, present, draw_noise(x0, present, None, weights, torch.Generator(device).manual_seed(a.seed + 7 * step + 13 * rank))
+        return x0, present, draw_noise(x0, present, None, weights, step_generator((a.seed, 'noise'), step, rank, device))
     return batch_fn
 
-# %% ../nbs/39_train.ipynb #84356555
+# %% ../nbs/39_train.ipynb #e74cf9cc
 def _record_path(a): return Path(a.output_dir)/'train_record.json'
 
 def _finished(a:TrainArgs):
@@ -394,5 +385,5 @@ def main(argv=None)->int:
                           bad_records=r['data']['bad']['count'], trainable=r['parameters']['trainable'])))
     return 0
 
-# %% ../nbs/39_train.ipynb #654c713c
+# %% ../nbs/39_train.ipynb #b4338556
 if __name__ == '__main__': sys.exit(main())

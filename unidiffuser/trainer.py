@@ -218,17 +218,15 @@ def train_uvit(uvit:UViT=None,          # network to train; None: built from `cf
                       key='uvit', on_step=on_step, desc='train_uvit')
 
 # %% ../nbs/34_train_uvit.ipynb #5a136ac2
-def grid_sample_fn(pipe, n:int=16, steps:int=20, mode:str='joint', guidance_scale:float=0., seed:int=0, **kw):
+def grid_sample_fn(pipe, n:int=16, steps:int=20, mode:str='joint', guidance_scale:float=0., seed:int=0, **kw): # guidance_scale: the paper's s
     "A `sample_fn` for `train_uvit`: `pipe(mode)` samples of the EMA network (fixed seed), saved as a PNG grid and captions."
-    from PIL import Image
+    from torchvision.utils import save_image
     def sample_fn(ema_model, step, out_dir):
         p = copy.copy(pipe); p.uvit = ema_model   # shares the encoders and decoders
-        out = p(mode, num_samples=n, steps=steps, guidance_scale=guidance_scale, generator=torch.Generator(p.device).manual_seed(seed), output_type='pt', **kw)
+        out = p(mode, num_samples=n, steps=steps, scale=guidance_scale, generator=torch.Generator(p.device).manual_seed(seed), output_type='pt', **kw)
         d = os.path.join(out_dir, 'samples'); os.makedirs(d, exist_ok=True)
-        if out.images is not None:
-            x = out.images; c = math.ceil(len(x) ** .5); r = math.ceil(len(x) / c); H, W = x.shape[-2:]
-            x = torch.cat([x, x.new_ones(r * c - len(x), *x.shape[1:])]).reshape(r, c, 3, H, W).permute(0, 3, 1, 4, 2).reshape(r * H, c * W, 3)
-            Image.fromarray((x * 255).round().byte().numpy()).save(os.path.join(d, f'step_{step:07d}.png'))
+        if out.images is not None:   # rows of ceil(sqrt(n)), the last padded with white
+            save_image(out.images, os.path.join(d, f'step_{step:07d}.png'), nrow=math.ceil(len(out.images) ** .5), padding=0, pad_value=1.)
         if out.text is not None:
             with open(os.path.join(d, f'step_{step:07d}.txt'), 'w') as f: f.write('\n'.join(out.text) + '\n')
     return sample_fn
