@@ -9,13 +9,13 @@ __all__ = ['BAD_DATA_POLICIES', 'IMAGE_EXTS', 'BadData', 'open_image', 'folder_r
            'hf_records', 'image_transform', 'check_record', 'ImageTextDataset', 'collate_records', 'write_shards',
            'webdataset_pipeline', 'StreamingImageTextDataset']
 
-# %% ../nbs/31_data.ipynb #56cddcf9
+# %% ../nbs/31_data.ipynb #1e235229
 import os, io, csv, json, warnings
 from pathlib import Path
 import numpy as np
 import torch
 
-# %% ../nbs/31_data.ipynb #dd155ae8
+# %% ../nbs/31_data.ipynb #e42c6d22
 BAD_DATA_POLICIES = ('skip', 'error')
 
 class BadData:
@@ -42,7 +42,7 @@ class BadData:
         names = ', '.join(k for k, _ in self.items[:5]) + (' ...' if len(self.items) > 5 else '')
         return f"skipped {len(self.items)} bad record(s) {self.counts()}: {names}" + (f" (all in {self.log_path})" if self.log_path else '')
 
-# %% ../nbs/31_data.ipynb #288335cd
+# %% ../nbs/31_data.ipynb #dc93fea9
 def open_image(src,                  # path, bytes, binary file object or PIL image
                min_size:int=16,      # shorter side below this: rejected as tiny
                convert_to_rgb:bool=False # grey/RGBA/palette/CMYK images: convert (True) or reject as non-RGB (False)
@@ -68,7 +68,7 @@ def _flatten(im):
     im = im.convert('RGBA'); bg = Image.new('RGBA', im.size, (255, 255, 255, 255))
     return Image.alpha_composite(bg, im).convert('RGB')
 
-# %% ../nbs/31_data.ipynb #d11490d8
+# %% ../nbs/31_data.ipynb #d8ddfe7c
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp', '.bmp', '.gif', '.tif', '.tiff')
 
 def _read_metadata(path:Path, image_column:str, caption_column:str)->list:
@@ -119,7 +119,7 @@ def caption_records(src)->list: # a .txt (one caption per line) or .jsonl (objec
         caps = [json.loads(l)['text'] for l in lines] if p.suffix == '.jsonl' else lines
     return [dict(key=f'caption-{i}', path=None, text=str(c)) for i, c in enumerate(caps)]
 
-# %% ../nbs/31_data.ipynb #1ef76876
+# %% ../nbs/31_data.ipynb #3f6807a5
 def write_image_folder(root,          # folder to create
                        images,        # PIL images
                        captions,      # one str per image
@@ -138,7 +138,7 @@ def write_image_folder(root,          # folder to create
     else: raise ValueError(f"fmt must be 'jsonl' or 'csv', got {fmt!r}")
     return root
 
-# %% ../nbs/31_data.ipynb #90774a5a
+# %% ../nbs/31_data.ipynb #0eb81ad6
 def hf_records(dataset,                   # a `datasets.Dataset`, a `save_to_disk` folder, or a dataset name / hub id
                image_column:str='image',
                caption_column:str='text',
@@ -168,14 +168,14 @@ def hf_records(dataset,                   # a `datasets.Dataset`, a `save_to_dis
                         text=None if t is None else str(t)))
     return out
 
-# %% ../nbs/31_data.ipynb #a2db11b8
+# %% ../nbs/31_data.ipynb #8674a0e8
 def image_transform(resolution:int, center_crop:bool=True, random_flip:bool=False):
     "diffusers' `train_text_to_image` transform: resize, crop, optional flip, to a (3, R, R) tensor in [-1, 1]."
     from torchvision import transforms as T
-    return T.Compose([T.Resize(resolution, interpolation=T.InterpolationMode.BILINEAR),
-                      T.CenterCrop(resolution) if center_crop else T.RandomCrop(resolution),
-                      T.RandomHorizontalFlip() if random_flip else T.Lambda(lambda x: x),
-                      T.ToTensor(), T.Normalize([0.5], [0.5])])
+    ts = [T.Resize(resolution, interpolation=T.InterpolationMode.BILINEAR),
+          T.CenterCrop(resolution) if center_crop else T.RandomCrop(resolution)]
+    if random_flip: ts.append(T.RandomHorizontalFlip())   # no lambda: the transform pickles into spawned workers
+    return T.Compose(ts + [T.ToTensor(), T.Normalize([0.5], [0.5])])
 
 def check_record(r:dict, min_size:int=16, convert_to_rgb:bool=False)->tuple: # (PIL image or None, text or None, reason or None)
     "Decode and check one record's image and caption."
@@ -209,7 +209,7 @@ def collate_records(items:list)->dict:
                 pixel_values=torch.stack(px) if px and all(p is not None for p in px) else None,
                 bad=[(it['key'], it['error']) for it in items if 'error' in it])
 
-# %% ../nbs/31_data.ipynb #86d1947c
+# %% ../nbs/31_data.ipynb #339d750b
 def write_shards(folder, images, captions, shard_size:int=16)->list:
     "Write webdataset tar shards `shard-000000.tar`, ... (`{i:06d}.png` + `.txt`); returns their paths."
     import webdataset as wds
