@@ -35,7 +35,7 @@ class LoopConfig:
     ema_warmup:bool=False            # ramp the decay as diffusers' EMAModel: min(ema_decay, (1+n)/(10+n)) after n updates
     grad_clip:float=0.               # max gradient norm; 0: off
     grad_checkpointing:bool=None     # True / False: set it on the network; None: leave the network's own setting
-    mixed_precision:str='no'         # 'no', 'bf16' or 'fp16' (accelerate)
+    mixed_precision:str='no'         # 'no', 'bf16', 'fp16' (accelerate) or 'auto' (`auto_mixed_precision`)
     log_every:int=50                 # steps per logged (averaged) loss
     checkpoint_every:int=0           # steps between checkpoints; 0: only at the end (with an out_dir)
     checkpoints_total_limit:int=None # numbered checkpoints (`checkpoint-N`): keep the newest this many; None: all

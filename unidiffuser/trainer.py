@@ -112,7 +112,7 @@ class UViTTrainConfig:
     ema_decay: float = 0.9999
     ema_warmup: bool = False    # ramp the EMA decay as diffusers' EMAModel (short fine-tuning runs); see `ema_ramp_fn`
     grad_clip: float = 1.0      # max gradient norm; 0: off
-    mixed_precision: str = 'no' # 'no', 'bf16' or 'fp16' (accelerate)
+    mixed_precision: str = 'no' # 'no', 'bf16', 'fp16' (accelerate) or 'auto' (bf16 only where the hardware has it)
     grad_checkpointing: bool = False
     sample_posterior: bool = True # fresh VAE posterior sample per batch (needs 'img_std'); False: the mean
     data_type: int = 1          # v1 data-type token (0 web, 1 curated) unless the latents hold 'data_type'
@@ -127,7 +127,7 @@ class UViTTrainConfig:
         self.task_weights = tuple(float(w) for w in self.task_weights)
         if self.task_weights and (len(self.task_weights) not in (4, 6) or min(self.task_weights) < 0 or sum(self.task_weights) <= 0):
             raise ValueError(f"task_weights must be () (Algorithm 1) or 4 or 6 non-negative weights over (independent, t2i, i2t, joint[, i, t]), got {self.task_weights!r}")
-        if self.mixed_precision not in ('no', 'bf16', 'fp16'): raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
+        if self.mixed_precision not in ('no', 'bf16', 'fp16', 'auto'): raise ValueError(f"mixed_precision must be 'no', 'bf16', 'fp16' or 'auto', got {self.mixed_precision!r}")
         if self.batch_size < 1 or self.steps < 0 or self.log_every < 1: raise ValueError(f"need batch_size >= 1, steps >= 0, log_every >= 1; got {self.batch_size}, {self.steps}, {self.log_every}")
         if self.gradient_accumulation_steps < 1: raise ValueError(f"gradient_accumulation_steps must be >= 1, got {self.gradient_accumulation_steps}")
         if self.lr_decay not in ('constant', 'cosine'): raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {self.lr_decay!r}")
@@ -138,10 +138,10 @@ class UViTTrainConfig:
                                steps=10, batch_size=8, lr=1e-3, warmup=2, ema_decay=0.9, checkpoint_every=5, log_every=1)
     @classmethod
     def cpu(cls): return cls(uvit=dict(img_size=8, patch_size=2, in_chans=4, embed_dim=256, depth=8, num_heads=4, text_dim=64, num_text_tokens=16, clip_img_dim=64),
-                             steps=6500, batch_size=64, lr=1e-3, warmup=100, lr_decay='cosine', task_weights=(0.1, 0.45, 0.35, 0.1), ema_decay=0.999, mixed_precision='bf16', checkpoint_every=250, sample_every=500, log_every=25)
+                             steps=6500, batch_size=64, lr=1e-3, warmup=100, lr_decay='cosine', task_weights=(0.1, 0.45, 0.35, 0.1), ema_decay=0.999, mixed_precision='auto', checkpoint_every=250, sample_every=500, log_every=25)
     @classmethod
     def gpu(cls): return cls(uvit=dict(img_size=8, patch_size=2, in_chans=4, embed_dim=512, depth=12, num_heads=8, text_dim=64, num_text_tokens=16, clip_img_dim=64),
-                             steps=50_000, batch_size=512, lr=2e-4, warmup=1000, ema_decay=0.9999, mixed_precision='bf16', checkpoint_every=2500, sample_every=5000, log_every=100)
+                             steps=50_000, batch_size=512, lr=2e-4, warmup=1000, ema_decay=0.9999, mixed_precision='auto', checkpoint_every=2500, sample_every=5000, log_every=100)
 
 # %% ../nbs/34_train_uvit.ipynb #16a47320
 def _mix(*xs)->int: return int.from_bytes(hashlib.blake2b(repr(xs).encode(), digest_size=8).digest(), 'little') >> 1

@@ -57,10 +57,11 @@ class Attention(nn.Module):
     def forward(self, x):
         B, L, D = x.shape
         q, k, v = self.qkv(x).reshape(B, L, 3, self.num_heads, D // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = q.float(), k.float(), v.float()
-        if x.device.type == 'cpu' and L <= 256 and torch.is_grad_enabled():  # CPU training, short sequences: the plain product (see below)
-            out = ((q * (D // self.num_heads) ** -0.5) @ k.transpose(-2, -1)).softmax(-1) @ v
-        else: out = F.scaled_dot_product_attention(q, k, v)
+        with torch.autocast(x.device.type, enabled=False):   # float32 even under autocast: half-precision logits overflow
+            q, k, v = q.float(), k.float(), v.float()
+            if x.device.type == 'cpu' and L <= 256 and torch.is_grad_enabled():  # CPU training, short sequences: the plain product (see below)
+                out = ((q * (D // self.num_heads) ** -0.5) @ k.transpose(-2, -1)).softmax(-1) @ v
+            else: out = F.scaled_dot_product_attention(q, k, v)
         out = out.to(x.dtype)
         return self.proj(out.transpose(1, 2).reshape(B, L, D))
 

@@ -32,7 +32,7 @@ class VDTrainConfig:
     lr_decay: str = 'cosine'      # 'constant' or 'cosine' (see `lr_factor`)
     ema_decay: float = 0.999
     grad_clip: float = 1.0
-    mixed_precision: str = 'bf16' # 'no', 'bf16' or 'fp16' (accelerate)
+    mixed_precision: str = 'auto' # 'no', 'bf16', 'fp16' (accelerate) or 'auto' (bf16 only where the hardware has it)
     sample_posterior: bool = True # fresh VAE posterior sample per batch (needs 'img_std')
     checkpoint_every: int = 250
     log_every: int = 25
@@ -45,7 +45,7 @@ class VDTrainConfig:
         if k == 0 or any(v < 0 for v in self.flow_weights.values()): raise ValueError(f"flow_weights must be >= 0 with one positive, got {self.flow_weights}")
         if self.batch_size % k: raise ValueError(f"batch_size {self.batch_size} does not split over {k} flows; use a multiple of {k}")
         if self.lr_decay not in ('constant', 'cosine'): raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {self.lr_decay!r}")
-        if self.mixed_precision not in ('no', 'bf16', 'fp16'): raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}")
+        if self.mixed_precision not in ('no', 'bf16', 'fp16', 'auto'): raise ValueError(f"mixed_precision must be 'no', 'bf16', 'fp16' or 'auto', got {self.mixed_precision!r}")
     def vd_config(self)->VDConfig:
         "The network's `VDConfig` (`VDConfig.cpu()` updated by `vd`)."
         return VDConfig(**{**asdict(VDConfig.cpu()), **{k: tuple(v) if isinstance(v, list) else v for k, v in self.vd.items()}})
