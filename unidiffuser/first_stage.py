@@ -6,10 +6,11 @@ Docs: https://unidiffuser.github.io/unidiffuser/first_stage.html.md"""
 
 # %% auto #0
 __all__ = ['CACHE_VERSION', 'load_components', 'clip_image_dim', 'check_components', 'encode_images', 'encode_texts',
-           'module_digest', 'records_digest', 'cache_fingerprint', 'build_latent_cache', 'load_latent_cache']
+           'module_digest', 'records_digest', 'cache_fingerprint', 'count_truncated', 'build_latent_cache',
+           'load_latent_cache']
 
 # %% ../nbs/32_first_stage.ipynb #e252982b
-import os, json, time, hashlib
+import os, json, time, hashlib, warnings
 from pathlib import Path
 import torch
 from tqdm.auto import tqdm
@@ -173,30 +174,10 @@ def _encode_shard(pipe, ds, lo, hi, batch_size, num_workers, bad:BadData, bar)->
         bar.update(len(items))
     return {k: torch.cat(v) for k, v in out.items() if v}, keys, bads
 
-def build_latent_cache(pipe:UniDiffuser,       # encoders (and the U-ViT's text-token count)
-                       records:list,           # from `folder_records`, `hf_records`, `caption_records` (concatenated)
-                       cache_dir,              # folder for shards and cache.json
-                       resolution:int=None,    # training image side; None: the pipeline's
-                       center_crop:bool=True, min_size:int=16, convert_to_rgb:bool=False,
-                       on_bad_data:str='skip', # 'skip' or 'error' (see `BadData`)
-                       shard_size:int=4096, batch_size:int=32, num_workers:int=0, progress:bool=True
-                      )->dict:                 # the cache manifest (also in cache_dir/cache.json)
-    "Encode `records` once into fingerprinted safetensors shards; reuse finished shards; verify and describe them."
+def _encode_shards(pipe, ds, records, cache_dir, fp, shard_size, batch_size, num_workers, bad, bar)->tuple:
+    "Encode every shard of the cache, reusing those whose fingerprint and range match: (shard descriptions, reused count)."
     from safetensors.torch import save_file
-    if not records: raise ValueError("no training records; check the data folder / dataset / shards")
-    sizes = check_components(pipe, resolution)
-    settings = dict(version=CACHE_VERSION, resolution=sizes['resolution'], center_crop=center_crop, min_size=min_size,
-                    convert_to_rgb=convert_to_rgb)
-    fp = cache_fingerprint(pipe, records, settings)
-    cache_dir = Path(cache_dir); cache_dir.mkdir(parents=True, exist_ok=True)
-    man_path = cache_dir/'cache.json'
-    if man_path.exists():
-        man = json.loads(man_path.read_text())
-        if man.get('fingerprint') == fp and all((cache_dir/s['file']).exists() for s in man['shards']): return man
-    bad = BadData(on_bad_data)
-    ds = ImageTextDataset(records, sizes['resolution'], center_crop, False, min_size, convert_to_rgb)
-    shards, t0, reused = [], time.time(), 0
-    bar = tqdm(total=len(records), disable=not progress, desc='encode')
+    shards, reused = [], 0
     for s, lo in enumerate(range(0, len(records), shard_size)):
         hi, f = min(lo + shard_size, len(records)), cache_dir/f'shard-{s:05d}.safetensors'
         meta = _shard_meta(f) if f.exists() else {}
@@ -211,6 +192,46 @@ def build_latent_cache(pipe:UniDiffuser,       # encoders (and the U-ViT's text-
                       metadata={'unidiffuser': json.dumps(meta)})
             os.replace(tmp, f)
         shards.append(dict(file=f.name, range=[lo, hi], sha256=_sha256(f), counts={k: len(v) for k, v in meta['keys'].items()}))
+    return shards, reused
+
+def count_truncated(pipe:UniDiffuser, texts:list)->int:
+    "How many of `texts` (None: no caption) are longer than the U-ViT's text tokens, start and end tokens included."
+    uniq = list(dict.fromkeys(t for t in texts if t))
+    if not uniq: return 0
+    lens = dict(zip(uniq, map(len, pipe.clip_tokenizer(uniq, truncation=False, verbose=False)['input_ids'])))
+    return sum(1 for t in texts if t and lens[t] > pipe.uvit.cfg.num_text_tokens)
+
+def build_latent_cache(pipe:UniDiffuser,       # encoders (and the U-ViT's text-token count)
+                       records:list,           # from `folder_records`, `hf_records`, `caption_records` (concatenated)
+                       cache_dir,              # folder for shards and cache.json
+                       resolution:int=None,    # training image side; None: the pipeline's
+                       center_crop:bool=True, min_size:int=16, convert_to_rgb:bool=False,
+                       on_bad_data:str='skip', # 'skip' or 'error' (see `BadData`)
+                       shard_size:int=4096, batch_size:int=32, num_workers:int=0, progress:bool=True
+                      )->dict:                 # the cache manifest (also in cache_dir/cache.json)
+    "Encode `records` once into fingerprinted safetensors shards; reuse finished shards; verify and describe them."
+    if not records: raise ValueError("no training records; check the data folder / dataset / shards")
+    sizes = check_components(pipe, resolution)
+    settings = dict(version=CACHE_VERSION, resolution=sizes['resolution'], center_crop=center_crop, min_size=min_size,
+                    convert_to_rgb=convert_to_rgb)
+    fp = cache_fingerprint(pipe, records, settings)
+    cache_dir = Path(cache_dir); cache_dir.mkdir(parents=True, exist_ok=True)
+    man_path = cache_dir/'cache.json'
+    if man_path.exists():
+        man = json.loads(man_path.read_text())
+        if man.get('fingerprint') == fp and all((cache_dir/s['file']).exists() for s in man['shards']): return man
+    bad = BadData(on_bad_data)
+    ds = ImageTextDataset(records, sizes['resolution'], center_crop, False, min_size, convert_to_rgb)
+    t0 = time.time()
+    bar = tqdm(total=len(records), disable=not progress, desc='encode')
+    truncated = count_truncated(pipe, [r.get('text') for r in records])
+    if truncated:   # one warning before the work, instead of one per batch
+        warnings.warn(f"build_latent_cache: {truncated} of {len(records)} captions are longer than the U-ViT's "
+                      f"{pipe.uvit.cfg.num_text_tokens} text tokens and lose their last tokens; a U-ViT with more text tokens "
+                      "(uvit_config num_text_tokens) keeps them")
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='clip_text_embed: .* truncated')
+        shards, reused = _encode_shards(pipe, ds, records, cache_dir, fp, shard_size, batch_size, num_workers, bad, bar)
     bar.close()
     for old in cache_dir.glob('shard-*.safetensors'):
         if old.name not in {s['file'] for s in shards}: old.unlink()
@@ -220,7 +241,7 @@ def build_latent_cache(pipe:UniDiffuser,       # encoders (and the U-ViT's text-
                          "or both unpaired images and unpaired captions")
     man = dict(fingerprint=fp, settings=settings, shards=shards, counts=counts, records=len(records),
                bad=dict(count=len(bad), by_reason=bad.counts(), keys=[k for k, _ in bad.items]),
-               seconds=round(time.time() - t0, 3), reused_shards=reused)
+               truncated_captions=truncated, seconds=round(time.time() - t0, 3), reused_shards=reused)
     tmp = man_path.with_name(f'cache.json.tmp{os.getpid()}'); tmp.write_text(json.dumps(man, indent=1)); os.replace(tmp, man_path)
     return man
 
