@@ -41,7 +41,7 @@ def build_parser()->argparse.ArgumentParser:
     sub.add_parser('train', add_help=False, help='train or fine-tune UniDiffuser on your image-text data: '
                    '`unidiffuser train --config FILE.yaml [--flag value ...]` (see `unidiffuser train --help`); '
                    'the Fashion-MNIST experiment: `unidiffuser train all|vd|bespoke` (see `unidiffuser train all --help`)')
-    e = sub.add_parser('evaluate', help="measure the shipped model on the test split (the issue's targets)")
+    e = sub.add_parser('evaluate', help="measure the shipped model on the test split (the reproduction's targets)")
     e.add_argument('--out', default='runs/evaluate'); e.add_argument('--n', type=int, default=200, help='test images / samples per measurement')
     e.add_argument('--steps', type=int, default=10); e.add_argument('--seed', type=int, default=0)
     e.add_argument('--scales', type=float, nargs='+', default=[0., 1., 3., 5.], help='text-to-image guidance scales')
