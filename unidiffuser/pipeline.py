@@ -608,7 +608,7 @@ def __call__(self:UniDiffuser, mode:str=None,   # one of PIPELINE_MODES (or diff
              output_type:str='pil',             # 'pil', 'np', 'pt' or 'latent' (skip decoding)
              return_dict:bool=True,             # False: the tuple (images, text)
              callback_on_step_end=None,         # callback(pipe, step_index, t, {'latents': x}) -> dict or None; t on [0, 1000]
-             autocast:bool=False,               # sample under torch.autocast, as the official script
+             autocast=False,                    # True: sample under torch.autocast, as the official script; 'auto': where the hardware has fast half precision
              uncond:str='true_uncond',          # t2i unconditional branch: 'true_uncond' or 'empty_token'
              sampler='dpm_solver', data_type=1,
              handoff:str='latent',              # variations: 'latent' (official) or 'decoded' (strings / pixels)
@@ -633,6 +633,10 @@ def __call__(self:UniDiffuser, mode:str=None,   # one of PIPELINE_MODES (or diff
     gens = sample_generators(generator, n, self.device)
     kw = dict(steps=n_steps, sampler=sampler, data_type=data_type, batch_branches=batch_branches,
               callback_on_step_end=callback_on_step_end, **sampler_kw)
+    if autocast == 'auto':
+        from unidiffuser.utils import auto_mixed_precision
+        autocast = auto_mixed_precision(self.device.type) != 'no'
+    if not isinstance(autocast, bool): raise ValueError(f"autocast must be True, False or 'auto', got {autocast!r}")
     with torch.autocast(self.device.type) if autocast else contextlib.nullcontext():
         lat, chain, nfe = self._run_mode(mode, prompt, image, text_condition, image_condition, s, uncond, handoff, rounds, k,
                                          gens, start, fixed, kw)
