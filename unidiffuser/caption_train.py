@@ -50,7 +50,7 @@ def train_caption_decoder(pipe,                    # a `UniDiffuser` (text encod
     from unidiffuser.caption import tokenize_captions
     from unidiffuser.loop import train_loop
     cfg = cfg or CaptionTrainConfig()
-    pipe._need('text_encoder', 'clip_tokenizer', 'caption_decoder', 'caption_tokenizer')
+    pipe.require('text_encoder', 'clip_tokenizer', 'caption_decoder', 'caption_tokenizer')
     caps = [c for c in captions if isinstance(c, str) and c.strip()]
     if not caps: raise ValueError("no captions to train the caption decoder on; pass non-empty strings")
     uniq = list(dict.fromkeys(caps))

@@ -31,7 +31,7 @@ def to_diffusers_pipeline(pipe,          # a `unidiffuser.pipeline.UniDiffuser` 
     from unidiffuser.convert import official_to_diffusers
     from unidiffuser.caption import caption_official_to_diffusers
     from unidiffuser.samplers import dpm_solver_pp_scheduler
-    pipe._need('vae', 'image_encoder', 'clip_image_processor', 'text_encoder', 'clip_tokenizer', 'caption_decoder', 'caption_tokenizer')
+    pipe.require('vae', 'image_encoder', 'clip_image_processor', 'text_encoder', 'clip_tokenizer', 'caption_decoder', 'caption_tokenizer')
     p = next(pipe.uvit.parameters())
     unet = UniDiffuserModel(**uvit_diffusers_kwargs(pipe.uvit.cfg))
     unet.load_state_dict(official_to_diffusers(pipe.uvit.state_dict()), strict=True)

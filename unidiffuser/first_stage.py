@@ -58,7 +58,7 @@ def check_components(pipe:UniDiffuser,    # components plus the U-ViT to train
                      resolution:int=None  # training image side (pixels); None: the pipeline's own
                     )->dict:              # the agreed sizes
     "Check that VAE, CLIP towers, caption decoder and U-ViT agree; one clear error naming both sides."
-    pipe._need('vae', 'image_encoder', 'clip_image_processor', 'text_encoder', 'clip_tokenizer', 'caption_decoder')
+    pipe.require('vae', 'image_encoder', 'clip_image_processor', 'text_encoder', 'clip_tokenizer', 'caption_decoder')
     u, vc, dc = pipe.uvit.cfg, pipe.vae.config, pipe.caption_decoder.cfg
     down = 2 ** (len(vc.block_out_channels) - 1)
     res = resolution or pipe.image_size

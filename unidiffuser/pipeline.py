@@ -119,7 +119,8 @@ class UniDiffuser:
         if self.vae is None: raise ValueError("no VAE: pass vae= to decode or encode pixels")
         return self.uvit.cfg.img_size * 2 ** (len(self.vae.config.block_out_channels) - 1)
 
-    def _need(self, *names):
+    def require(self, *names):
+        "Raise one clear error naming the components this operation needs and the pipeline lacks."
         miss = [n for n in names if getattr(self, n) is None]
         if miss:
             raise ValueError(f"this operation needs the components {miss}; pass them to UniDiffuser(...) or load a "
@@ -171,7 +172,7 @@ def progress_bar(self:UniDiffuser, total:int):
 @patch
 def encode_prompt(self:UniDiffuser, prompts:list)->torch.Tensor:
     "Prompts -> (B, L, 64) clean text latents (L = the network's text tokens, 77 in the paper)."
-    self._need('text_encoder', 'clip_tokenizer', 'caption_decoder')
+    self.require('text_encoder', 'clip_tokenizer', 'caption_decoder')
     from unidiffuser.encoders import clip_text_embed
     if isinstance(prompts, str): prompts = [prompts]
     h = clip_text_embed(self.text_encoder, self.clip_tokenizer, list(prompts), max_length=self.uvit.cfg.num_text_tokens)
@@ -184,7 +185,7 @@ def encode_image(self:UniDiffuser, images, # PIL image(s), (B, 3, H, W) tensor i
                  generator=None            # torch.Generator, or a list with one per image (each row drawn from its own)
                 )->torch.Tensor:
     "Images -> (B, C*H*W + D) clean image states (VAE latent and CLIP image embedding)."
-    self._need('vae', 'image_encoder', 'clip_image_processor')
+    self.require('vae', 'image_encoder', 'clip_image_processor')
     from unidiffuser.encoders import images_to_tensor, vae_encode, clip_image_embed
     _check_finite('images', images)
     px = images if torch.is_tensor(images) and images.ndim == 4 else images_to_tensor(images if isinstance(images, (list, tuple)) else [images], self.image_size)
@@ -203,7 +204,7 @@ def encode_image(self:UniDiffuser, images, # PIL image(s), (B, 3, H, W) tensor i
 @patch
 def decode_image(self:UniDiffuser, x:torch.Tensor, output_type:str='pil'):
     "(B, C*H*W + D) image states -> PIL images, a (B, H, W, C) array ('np') or a (B, C, H, W) tensor ('pt'), in [0, 1]."
-    self._need('vae')
+    self.require('vae')
     from unidiffuser.encoders import vae_decode
     z, _ = split_image(x, self.uvit.cfg)
     px = vae_decode(self.vae, z.to(self.vae.device, self.vae.dtype)).float().clamp(0, 1).cpu()
@@ -217,7 +218,7 @@ def decode_image(self:UniDiffuser, x:torch.Tensor, output_type:str='pil'):
 @patch
 def decode_text(self:UniDiffuser, y:torch.Tensor, **beam_kw)->list:
     "(B, 77, 64) text latents -> captions by the caption decoder's batched beam search."
-    self._need('caption_decoder', 'caption_tokenizer')
+    self.require('caption_decoder', 'caption_tokenizer')
     from unidiffuser.caption import generate_captions
     beam_kw.setdefault('max_len', self.defaults['caption_max_len'])
     return generate_captions(self.caption_decoder, self.caption_tokenizer, y.to(next(self.caption_decoder.parameters())), **beam_kw)
@@ -526,7 +527,7 @@ def _start_noise(self:UniDiffuser, mode, latents, prompt_latents, vae_latents, c
                              "image; to condition on image latents use image_condition=")
         parts['img'] = join_image(vae_latents.to(dev, torch.float32), clip_latents.to(dev, torch.float32))
     if prompt_latents is not None:
-        self._need('caption_decoder')
+        self.require('caption_decoder')
         L, w = cfg.num_text_tokens, self.caption_decoder.cfg.prefix_inner_dim
         if prompt_latents.ndim != 3 or tuple(prompt_latents.shape[1:]) != (L, w):
             raise ValueError(f"prompt_latents is diffusers' starting text noise, (B, {L}, {w}) before the caption "

@@ -184,7 +184,7 @@ def style_semantic(vp:VDPipeline,            # the VD pipeline
         fn = vd_eps_fn(vp.vd, 'i2i', ctx, vp.uncond('img'), guidance_scale)
         z = vd_sample(fn, B, x_T, steps, sched=vp.sched, generator=generator, sampler=sampler)
         nfe += fn.nfe
-        return z if output_type == 'latent' else vp._decode(z, output_type)
+        return z if output_type == 'latent' else vp.decode_image(z, output_type)
     out = dict(full=run(c), style={}, semantic={})
     for k in ks: out['style'][k], out['semantic'][k] = run(lowrank_context(c, k, keep=True)), run(lowrank_context(c, k, keep=False))
     return dict(**out, x_T=x_T, nfe=nfe)

@@ -68,7 +68,7 @@ class _ShapeOnly(torch.nn.Module):
 def text_context(self:VDPipeline, prompts)->torch.Tensor:
     "Prompts -> (B, L, D) text-encoder token states (VD's text context)."
     from unidiffuser.encoders import clip_text_embed
-    p = self._u; p._need('text_encoder', 'clip_tokenizer')
+    p = self._u; p.require('text_encoder', 'clip_tokenizer')
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     if not prompts or any(not isinstance(s, str) for s in prompts): raise ValueError("pass a prompt string or a non-empty list of strings")
     return clip_text_embed(p.text_encoder, p.clip_tokenizer, prompts, max_length=self.vd.cfg.text_tokens).to(self.device)
@@ -78,7 +78,7 @@ def text_context(self:VDPipeline, prompts)->torch.Tensor:
 def image_context(self:VDPipeline, images)->torch.Tensor:
     "Images ((B, 3, H, W) in [0, 1], PIL or a list) -> (B, 1 + patches, D) CLIP token context."
     from unidiffuser.encoders import images_to_tensor
-    p = self._u; p._need('image_encoder', 'clip_image_processor')
+    p = self._u; p.require('image_encoder', 'clip_image_processor')
     px = images if torch.is_tensor(images) else images_to_tensor(images if isinstance(images, (list, tuple)) else [images])
     return vd_image_context(p.image_encoder, p.clip_image_processor, px.float()).to(self.device)
 
@@ -92,7 +92,7 @@ def uncond(self:VDPipeline, stream:str)->torch.Tensor:
 
 # %% ../../nbs/73_vd_pipeline.ipynb #5a7e23b8
 @patch
-def _decode(self:VDPipeline, z:torch.Tensor, output_type:str='pt'):
+def decode_image(self:VDPipeline, z:torch.Tensor, output_type:str='pt'):
     "(B, C, H, W) image latents -> images through the shared VAE (UniDiffuser's `decode_image`)."
     return self._u.decode_image(torch.cat([z.flatten(1), z.new_zeros(z.shape[0], 1)], 1), output_type)
 
@@ -123,7 +123,7 @@ def __call__(self:VDPipeline, task:str,        # one of VD_TASKS
         r = vd_i2t2i(self.vd, ci, to_ctx, None, guidance_scale, self.uncond('txt'), None, image_strength if lowrank_k else 0.,
                      lowrank_k, steps=steps, sched=self.sched, x_T_img=x_T, generator=generator)
         out = UniDiffuserOutput(latents={'img': r['img'], 'txt': r['txt']}, nfe=r['nfe'], text=self._u.decode_text(r['txt']))
-        if output_type != 'latent': out.images = self._decode(r['img'], output_type)
+        if output_type != 'latent': out.images = self.decode_image(r['img'], output_type)
         return out
     if task == 'dual':
         fn = vd_dual_eps_fn(self.vd, self.text_context(prompt), self.image_context(image), image_strength, guidance_scale, self.uncond('txt'))
@@ -135,5 +135,5 @@ def __call__(self:VDPipeline, task:str,        # one of VD_TASKS
     lat = vd_sample(fn, B, x_T, **kw)
     out = UniDiffuserOutput(latents={fn.out: lat}, nfe=fn.nfe)
     if fn.out == 'txt': out.text = self._u.decode_text(lat)
-    elif output_type != 'latent': out.images = self._decode(lat, output_type)
+    elif output_type != 'latent': out.images = self.decode_image(lat, output_type)
     return out
