@@ -7,7 +7,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/encoders.html.md"""
 # %% auto #0
 __all__ = ['load_image', 'images_to_tensor', 'sd_vae_config', 'tiny_vae_config', 'tiny_vae', 'vae_encode', 'vae_decode',
            'official_vae_to_diffusers', 'diffusers_vae_to_official', 'load_vae', 'clip_image_embed', 'tiny_clip_vision',
-           'clip_text_embed', 'tiny_clip_text', 'load_encoders']
+           'token_lengths', 'clip_text_embed', 'tiny_clip_text', 'load_encoders']
 
 # %% ../nbs/24_encoders.ipynb #9e3b5586
 import os, re, json, warnings, tempfile
@@ -258,11 +258,16 @@ def tiny_clip_vision(image_size:int=32,   # input side (processor resizes and cr
     return model, CLIPImageProcessor(size=image_size, crop_size=image_size)
 
 # %% ../nbs/24_encoders.ipynb #67da4e8a
+def token_lengths(tokenizer, prompts:list)->list:
+    "Tokens of each prompt without truncation, start and end tokens included."
+    return [len(ids) for ids in tokenizer(list(prompts), truncation=False, verbose=False)['input_ids']]
+
 @torch.no_grad()
 def clip_text_embed(text_encoder,    # HF `CLIPTextModel`
                     tokenizer,       # its `CLIPTokenizer`
                     prompts:list,    # list of strings ('' is the empty prompt)
-                    max_length:int=77 # tokens, including start and end tokens
+                    max_length:int=77, # tokens, including start and end tokens
+                    warn:bool=True   # warn when prompts are truncated (callers that count them once pass False)
                    )->torch.Tensor:  # (B, max_length, D) last hidden states (ViT-L/14: D = 768)
     "CLIP text `last_hidden_state` for prompts padded to `max_length` (no attention mask, as the official code); warns on truncation."
     if isinstance(prompts, str): prompts = [prompts]
@@ -272,8 +277,7 @@ def clip_text_embed(text_encoder,    # HF `CLIPTextModel`
     if bad: raise ValueError(f"clip_text_embed: prompts {bad} are not strings; pass str (use '' for an empty prompt)")
     limit = text_encoder.config.max_position_embeddings
     if max_length > limit: raise ValueError(f"clip_text_embed: max_length {max_length} exceeds the text encoder's {limit} positions; use max_length <= {limit}")
-    lengths = [len(ids) for ids in tokenizer(list(prompts), truncation=False, verbose=False)['input_ids']]
-    over = [(i, n - max_length) for i, n in enumerate(lengths) if n > max_length]
+    over = [(i, n - max_length) for i, n in enumerate(token_lengths(tokenizer, prompts)) if n > max_length] if warn else []
     if over:
         warnings.warn(f"clip_text_embed: {len(over)} prompt(s) longer than {max_length} tokens were truncated: "
                       + ', '.join(f"prompt {i} lost {c} tokens" for i, c in over))

@@ -94,11 +94,11 @@ def encode_images(pipe:UniDiffuser, pixel_values:torch.Tensor)->tuple: # (B,3,R,
     return img, (dist.std * sf).flatten(1).float().cpu()
 
 @torch.no_grad()
-def encode_texts(pipe:UniDiffuser, texts:list)->torch.Tensor: # -> (B, L, text_dim)
+def encode_texts(pipe:UniDiffuser, texts:list, warn:bool=True)->torch.Tensor: # -> (B, L, text_dim)
     "Clean text latents of captions (each distinct caption encoded once)."
     from unidiffuser.encoders import clip_text_embed
     uniq = list(dict.fromkeys(texts))
-    h = clip_text_embed(pipe.text_encoder, pipe.clip_tokenizer, uniq, max_length=pipe.uvit.cfg.num_text_tokens)
+    h = clip_text_embed(pipe.text_encoder, pipe.clip_tokenizer, uniq, max_length=pipe.uvit.cfg.num_text_tokens, warn=warn)
     z = pipe.caption_decoder.encode(h.to(next(pipe.caption_decoder.parameters()))).float().cpu()
     pos = {t: i for i, t in enumerate(uniq)}
     return z[torch.tensor([pos[t] for t in texts])]
@@ -166,10 +166,10 @@ def _encode_shard(pipe, ds, lo, hi, batch_size, num_workers, bad:BadData, bar)->
         txts = [it for it in good if it['pixel_values'] is None]
         if pairs:
             i, s = encode_images(pipe, torch.stack([it['pixel_values'] for it in pairs]))
-            out['img'].append(i); out['img_std'].append(s); out['txt'].append(encode_texts(pipe, [it['text'] for it in pairs]))
+            out['img'].append(i); out['img_std'].append(s); out['txt'].append(encode_texts(pipe, [it['text'] for it in pairs], warn=False))
         if imgs:
             i, s = encode_images(pipe, torch.stack([it['pixel_values'] for it in imgs])); out['u_img'].append(i); out['u_img_std'].append(s)
-        if txts: out['u_txt'].append(encode_texts(pipe, [it['text'] for it in txts]))
+        if txts: out['u_txt'].append(encode_texts(pipe, [it['text'] for it in txts], warn=False))
         for k, grp in (('pair', pairs), ('img', imgs), ('txt', txts)): keys[k] += [it['key'] for it in grp]
         bar.update(len(items))
     return {k: torch.cat(v) for k, v in out.items() if v}, keys, bads
@@ -198,7 +198,8 @@ def count_truncated(pipe:UniDiffuser, texts:list)->int:
     "How many of `texts` (None: no caption) are longer than the U-ViT's text tokens, start and end tokens included."
     uniq = list(dict.fromkeys(t for t in texts if t))
     if not uniq: return 0
-    lens = dict(zip(uniq, map(len, pipe.clip_tokenizer(uniq, truncation=False, verbose=False)['input_ids'])))
+    from unidiffuser.encoders import token_lengths
+    lens = dict(zip(uniq, token_lengths(pipe.clip_tokenizer, uniq)))
     return sum(1 for t in texts if t and lens[t] > pipe.uvit.cfg.num_text_tokens)
 
 def build_latent_cache(pipe:UniDiffuser,       # encoders (and the U-ViT's text-token count)
@@ -225,13 +226,11 @@ def build_latent_cache(pipe:UniDiffuser,       # encoders (and the U-ViT's text-
     t0 = time.time()
     bar = tqdm(total=len(records), disable=not progress, desc='encode')
     truncated = count_truncated(pipe, [r.get('text') for r in records])
-    if truncated:   # one warning before the work, instead of one per batch
+    if truncated:   # one warning before the work; the batches encode without their own
         warnings.warn(f"build_latent_cache: {truncated} of {len(records)} captions are longer than the U-ViT's "
                       f"{pipe.uvit.cfg.num_text_tokens} text tokens and lose their last tokens; a U-ViT with more text tokens "
                       "(uvit_config num_text_tokens) keeps them")
-    with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', message='clip_text_embed: .* truncated')
-        shards, reused = _encode_shards(pipe, ds, records, cache_dir, fp, shard_size, batch_size, num_workers, bad, bar)
+    shards, reused = _encode_shards(pipe, ds, records, cache_dir, fp, shard_size, batch_size, num_workers, bad, bar)
     bar.close()
     for old in cache_dir.glob('shard-*.safetensors'):
         if old.name not in {s['file'] for s in shards}: old.unlink()
