@@ -43,15 +43,16 @@ class CaptionDecoderConfig:
              prefix_length=77, # prefix positions (77 as in the paper)
              **kw):            # any other field, e.g. dropout=0.0
         "A 2-layer, 32-wide decoder for tests (vocab_size must cover the tokenizer, see `tiny_caption_tokenizer`)."
-        return cls(**{**dict(prefix_length=prefix_length, prefix_inner_dim=32, prefix_hidden_dim=8, vocab_size=vocab_size,
-                             n_embd=32, n_layer=2, n_head=2), **kw})
+        return cls(**{**dict(prefix_length=prefix_length, prefix_inner_dim=32, prefix_hidden_dim=8,
+                             vocab_size=vocab_size, n_embd=32, n_layer=2, n_head=2), **kw})
 
     def gpt2_config(self):
         "The transformers `GPT2Config` of the inner GPT-2 (EOS = last id, since `<|EOS|>` is added last)."
         from transformers import GPT2Config
         eos = self.vocab_size - 1
-        return GPT2Config(vocab_size=self.vocab_size, n_positions=self.n_positions, n_embd=self.n_embd, n_layer=self.n_layer,
-                          n_head=self.n_head, n_inner=self.n_inner, activation_function=self.activation_function,
+        return GPT2Config(vocab_size=self.vocab_size, n_positions=self.n_positions, n_embd=self.n_embd,
+                          n_layer=self.n_layer, n_head=self.n_head, n_inner=self.n_inner,
+                          activation_function=self.activation_function,
                           resid_pdrop=self.dropout, embd_pdrop=self.dropout, attn_pdrop=self.dropout,
                           layer_norm_epsilon=self.layer_norm_epsilon, bos_token_id=eos, eos_token_id=eos)
 
@@ -68,7 +69,8 @@ class CaptionDecoder(nn.Module):
         from transformers import GPT2LMHeadModel
         self.cfg = cfg = cfg or CaptionDecoderConfig.paper()
         if cfg.n_positions <= cfg.prefix_length:
-            raise ValueError(f"n_positions {cfg.n_positions} must exceed prefix_length {cfg.prefix_length}; raise n_positions")
+            raise ValueError(f"n_positions {cfg.n_positions} must exceed prefix_length {cfg.prefix_length}; "
+                             "raise n_positions")
         self.gpt = GPT2LMHeadModel(cfg.gpt2_config())
         self.encode_prefix = nn.Linear(cfg.prefix_inner_dim, cfg.prefix_hidden_dim)
         self.decode_prefix = nn.Linear(cfg.prefix_hidden_dim, cfg.n_embd)
@@ -76,24 +78,27 @@ class CaptionDecoder(nn.Module):
     def encode(self, text_hidden): # (B, L, prefix_inner_dim) CLIP text hidden states
         "CLIP text hidden states -> text latent `(B, L, prefix_hidden_dim)`, the modality U-ViT diffuses."
         if text_hidden.shape[-1] != self.cfg.prefix_inner_dim:
-            raise ValueError(f"encode: expected last dim {self.cfg.prefix_inner_dim} (CLIP text width), got {tuple(text_hidden.shape)}")
+            raise ValueError(f"encode: expected last dim {self.cfg.prefix_inner_dim} (CLIP text width), "
+                             f"got {tuple(text_hidden.shape)}")
         return self.encode_prefix(text_hidden)
 
     def forward(self, tokens, # (B, S) caption token ids (EOS-terminated, right-padded), see `tokenize_captions`
                 prefix,       # (B, L, prefix_hidden_dim) text latent, or (B, L, prefix_inner_dim) CLIP states
                 mask=None,    # (B, S) or (B, L+S) attention mask, 1 = real token
                 labels=None): # (B, S) targets (usually `tokens`); -100 and masked positions are ignored
-        "Teacher-forced GPT-2 on `[decode_prefix(prefix), wte(tokens)]`; returns the transformers output, loss on caption tokens only."
+        "Teacher-forced GPT-2 on `[decode_prefix(prefix), wte(tokens)]`; transformers output, loss on captions only."
         c = self.cfg
         if tokens.ndim != 2 or prefix.ndim != 3 or prefix.shape[0] != tokens.shape[0]:
-            raise ValueError(f"forward: expected tokens (B, S) and prefix (B, L, D) with the same B, got {tuple(tokens.shape)} and {tuple(prefix.shape)}")
+            raise ValueError(f"forward: expected tokens (B, S) and prefix (B, L, D) with the same B, "
+                             f"got {tuple(tokens.shape)} and {tuple(prefix.shape)}")
         if prefix.shape[-1] != c.prefix_hidden_dim: prefix = self.encode(prefix)
         emb = torch.cat([self.decode_prefix(prefix), self.gpt.transformer.wte(tokens)], 1)
         B, L, S = tokens.shape[0], prefix.shape[1], tokens.shape[1]
         if mask is not None:
             if tuple(mask.shape) == (B, S): mask = torch.cat([mask.new_ones(B, L), mask], 1)
             if tuple(mask.shape) != (B, L + S):
-                raise ValueError(f"forward: mask must be (B, S) = {(B, S)} or (B, L+S) = {(B, L + S)}, got {tuple(mask.shape)}")
+                raise ValueError(f"forward: mask must be (B, S) = {(B, S)} or (B, L+S) = {(B, L + S)}, "
+                                 f"got {tuple(mask.shape)}")
         if labels is not None:
             labels = labels.clone()
             if mask is not None: labels[mask[:, L:] == 0] = -100
@@ -107,7 +112,8 @@ EOS = '<|EOS|>'
 def caption_tokenizer(path_or_tokenizer): # a local GPT-2 tokenizer folder, or a GPT-2 tokenizer object
     "A GPT-2 tokenizer with `<|EOS|>` added as its eos token (the official caption decoder's vocabulary)."
     from transformers import GPT2TokenizerFast
-    if isinstance(path_or_tokenizer, (str, os.PathLike)): tok = GPT2TokenizerFast.from_pretrained(str(path_or_tokenizer))
+    if isinstance(path_or_tokenizer, (str, os.PathLike)):
+        tok = GPT2TokenizerFast.from_pretrained(str(path_or_tokenizer))
     else: tok = path_or_tokenizer
     if tok.eos_token != EOS: tok.add_special_tokens({'eos_token': EOS})
     return tok
@@ -119,12 +125,14 @@ def tiny_caption_tokenizer(texts,             # sentences to learn the BPE merge
     "Train a byte-level BPE GPT-2 tokenizer offline on `texts`, with `<|EOS|>` added (for tests and toy runs)."
     from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
     from transformers import GPT2TokenizerFast
-    if vocab_size < 258: raise ValueError(f"tiny_caption_tokenizer: vocab_size {vocab_size} < 258 (256 bytes + 2 special tokens); raise it")
+    if vocab_size < 258: raise ValueError(f"tiny_caption_tokenizer: vocab_size {vocab_size} < 258 "
+                                          "(256 bytes + 2 special tokens); raise it")
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(list(texts), trainers.BpeTrainer(vocab_size=vocab_size - 1, special_tokens=['<|endoftext|>'],
-                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tok.train_from_iterator(list(texts), trainers.BpeTrainer(
+        vocab_size=vocab_size - 1, special_tokens=['<|endoftext|>'],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
     e = '<|endoftext|>'
     return caption_tokenizer(GPT2TokenizerFast(tokenizer_object=tok, bos_token=e, eos_token=e, unk_token=e))
 
@@ -133,8 +141,10 @@ def tokenize_captions(tokenizer,          # from `caption_tokenizer`
                       texts,              # captions
                       max_len:int|None=None # keep at most this many tokens, EOS included
                      ):
-    "Captions -> `(tokens, mask)`: each caption then `<|EOS|>`, right-padded with 0 (mask 0), for `CaptionDecoder.forward`."
-    if tokenizer.eos_token != EOS: raise ValueError(f"tokenize_captions: eos token is {tokenizer.eos_token!r}, not {EOS!r}; wrap the tokenizer with caption_tokenizer")
+    "Captions -> `(tokens, mask)`: each caption + `<|EOS|>`, right-padded by 0 (mask 0), for `CaptionDecoder.forward`."
+    if tokenizer.eos_token != EOS:
+        raise ValueError(f"tokenize_captions: eos token is {tokenizer.eos_token!r}, not {EOS!r}; "
+                         "wrap the tokenizer with caption_tokenizer")
     ids = [tokenizer.encode(t)[:None if max_len is None else max_len - 1] + [tokenizer.eos_token_id] for t in texts]
     S = max(map(len, ids))
     tokens, mask = torch.zeros(len(ids), S, dtype=torch.long), torch.zeros(len(ids), S, dtype=torch.long)
@@ -143,7 +153,7 @@ def tokenize_captions(tokenizer,          # from `caption_tokenizer`
 
 # %% ../nbs/23_caption_decoder.ipynb #2d5c0586
 def _logprobs(logits, temperature):
-    "Official scoring: softmax at the temperature (ignored if <= 0), then log (not log_softmax: same -inf on underflow)."
+    "Official scoring: softmax at temperature (ignored if <= 0), then log (not log_softmax: same -inf on underflow)."
     return (logits / (temperature if temperature > 0 else 1.0)).softmax(-1).log()
 
 # %% ../nbs/23_caption_decoder.ipynb #db78f38f
@@ -174,10 +184,16 @@ def beam_search(decoder,               # a `CaptionDecoder`
     "The official length-normalised beam search, batched over the B prefixes (B*beam_size rows per GPT-2 call)."
     c = decoder.cfg
     if prefix.ndim != 3 or prefix.shape[-1] != c.prefix_hidden_dim:
-        raise ValueError(f"beam_search: prefix must be (B, L, {c.prefix_hidden_dim}) text latents, got {tuple(prefix.shape)}; apply decoder.encode to CLIP states first")
-    if beam_size < 1 or max_len < 1: raise ValueError(f"beam_search: beam_size and max_len must be >= 1, got {beam_size}, {max_len}")
-    if prefix.shape[1] + max_len > c.n_positions: raise ValueError(f"beam_search: {prefix.shape[1]} prefix + {max_len} tokens exceed n_positions {c.n_positions}; lower max_len")
-    if not 0 <= eos_token_id < c.vocab_size: raise ValueError(f"beam_search: eos_token_id {eos_token_id} outside the vocabulary ({c.vocab_size}); use caption_tokenizer's eos_token_id")
+        raise ValueError(f"beam_search: prefix must be (B, L, {c.prefix_hidden_dim}) text latents, "
+                         f"got {tuple(prefix.shape)}; apply decoder.encode to CLIP states first")
+    if beam_size < 1 or max_len < 1:
+        raise ValueError(f"beam_search: beam_size and max_len must be >= 1, got {beam_size}, {max_len}")
+    if prefix.shape[1] + max_len > c.n_positions:
+        raise ValueError(f"beam_search: {prefix.shape[1]} prefix + {max_len} tokens exceed "
+                         f"n_positions {c.n_positions}; lower max_len")
+    if not 0 <= eos_token_id < c.vocab_size:
+        raise ValueError(f"beam_search: eos_token_id {eos_token_id} outside the vocabulary ({c.vocab_size}); "
+                         "use caption_tokenizer's eos_token_id")
     was_training = decoder.training; decoder.eval()
     gpt, wte, K = decoder.gpt, decoder.gpt.transformer.wte, beam_size
     emb = decoder.decode_prefix(prefix)
@@ -201,14 +217,16 @@ def beam_search(decoder,               # a `CaptionDecoder`
         if done.any():  # samples whose K beams all finished leave the batch (the official loop breaks there)
             finish(done); keep = ~done
             r = keep.repeat_interleave(K).nonzero().flatten()
-            toks, scores, lens, stopped, ids, A = toks[r], scores[keep], lens[keep], stopped[keep], ids[keep], int(keep.sum())
+            toks, scores, lens, stopped, ids, A = (toks[r], scores[keep], lens[keep], stopped[keep], ids[keep],
+                                                   int(keep.sum()))
             if use_cache: past = _reorder(past, r)
             else: ctx = ctx[r]
         new = wte(toks[:, -1:])
         if use_cache: out = gpt(inputs_embeds=new, use_cache=True, **{ck: past}); past = _cache_of(out)
         else: ctx = torch.cat([ctx, new], 1); out = gpt(inputs_embeds=ctx, use_cache=False)
         logp = _logprobs(out.logits[:, -1], temperature).view(A, K, V)
-        logp[stopped] = -math.inf; logp[stopped, 0] = 0  # a finished beam proposes only itself (+ filler 0) at its score
+        # a finished beam proposes only itself (+ filler 0) at its score
+        logp[stopped] = -math.inf; logp[stopped, 0] = 0
         total = scores[..., None] + logp
         lens = lens + (~stopped).to(lens.dtype)
         avg, idx = (total / lens[..., None]).view(A, K * V).topk(K, -1)
@@ -232,9 +250,12 @@ def generate_captions(decoder,   # a `CaptionDecoder`
                      )->list:    # B caption strings
     "Text latents -> captions: `beam_search`, cut at `<|EOS|>`, decode without special tokens, strip spaces."
     eos = tokenizer.eos_token_id
-    if tokenizer.eos_token != EOS: raise ValueError(f"generate_captions: the tokenizer's eos token is {tokenizer.eos_token!r}, not {EOS!r}; wrap it with caption_tokenizer")
+    if tokenizer.eos_token != EOS:
+        raise ValueError(f"generate_captions: the tokenizer's eos token is {tokenizer.eos_token!r}, not {EOS!r}; "
+                         "wrap it with caption_tokenizer")
     if len(tokenizer) > decoder.cfg.vocab_size:
-        raise ValueError(f"generate_captions: tokenizer has {len(tokenizer)} tokens, the decoder {decoder.cfg.vocab_size}; build it with vocab_size=len(tokenizer)")
+        raise ValueError(f"generate_captions: tokenizer has {len(tokenizer)} tokens, "
+                         f"the decoder {decoder.cfg.vocab_size}; build it with vocab_size=len(tokenizer)")
     out = []
     for t in beam_search(decoder, prefix, eos, **beam_kw):
         if eos in t: t = t[:t.index(eos)]
@@ -252,23 +273,25 @@ def _strip_module(sd):
 
 # %% ../nbs/23_caption_decoder.ipynb #f035c4c1
 def caption_official_to_diffusers(sd:dict)->dict:
-    "Official `caption_decoder.pth` layout (`module.` optional, `gpt.*`; `clip.*` dropped) -> diffusers `UniDiffuserTextDecoder` (`transformer.*`)."
+    "Official `caption_decoder.pth` keys (`module.` optional, `gpt.*`; `clip.*` dropped) -> diffusers `transformer.*`."
     out = {}
     for k, v in _strip_module(sd).items():
         if k.startswith('clip.'): continue
         if k.startswith('gpt.'): out['transformer.' + k[len('gpt.'):]] = v
         elif k.startswith(_PREFIX_KEYS): out[k] = v
-        else: raise ValueError(f"caption_official_to_diffusers: unknown key {k!r}; expected gpt.*, encode_prefix.*, decode_prefix.* (clip.* is dropped)")
+        else: raise ValueError(f"caption_official_to_diffusers: unknown key {k!r}; "
+                               "expected gpt.*, encode_prefix.*, decode_prefix.* (clip.* is dropped)")
     return out
 
 # %% ../nbs/23_caption_decoder.ipynb #3530442d
 def caption_diffusers_to_official(sd:dict)->dict:
-    "Inverse of `caption_official_to_diffusers`: diffusers `transformer.*` -> official `gpt.*` (no `module.`, no `clip.*`)."
+    "Inverse of `caption_official_to_diffusers`: `transformer.*` -> official `gpt.*` (no `module.`, no `clip.*`)."
     out = {}
     for k, v in sd.items():
         if k.startswith('transformer.'): out['gpt.' + k[len('transformer.'):]] = v
         elif k.startswith(_PREFIX_KEYS): out[k] = v
-        else: raise ValueError(f"caption_diffusers_to_official: unknown key {k!r}; expected transformer.*, encode_prefix.*, decode_prefix.*")
+        else: raise ValueError(f"caption_diffusers_to_official: unknown key {k!r}; "
+                               "expected transformer.*, encode_prefix.*, decode_prefix.*")
     return out
 
 # %% ../nbs/23_caption_decoder.ipynb #d2c55651
@@ -277,7 +300,8 @@ def load_caption_state_dict(model:nn.Module, # a `CaptionDecoder`
                            )->nn.Module:
     "Load a caption decoder state dict of either layout into `model`, refusing missing, unexpected or mis-shaped keys."
     sd = _strip_module(sd)
-    if any(k.startswith('transformer.') for k in sd) and not any(k.startswith('gpt.') for k in sd): sd = caption_diffusers_to_official(sd)
+    if any(k.startswith('transformer.') for k in sd) and not any(k.startswith('gpt.') for k in sd):
+        sd = caption_diffusers_to_official(sd)
     sd = {k: v for k, v in sd.items() if not k.startswith('clip.') and not _MASK_BUFFER.match(k)}
     own = model.state_dict()
     w, h = 'gpt.transformer.wte.weight', 'gpt.lm_head.weight'
@@ -285,15 +309,19 @@ def load_caption_state_dict(model:nn.Module, # a `CaptionDecoder`
     if model.gpt.config.tie_word_embeddings and w in sd:
         if h not in sd: sd[h] = sd[w]
         elif sd[h].shape != sd[w].shape or not torch.equal(sd[h], sd[w]):
-            raise ValueError(f"{h} differs from {w}, but GPT-2 ties them; drop {h} from the checkpoint to use the embeddings")
+            raise ValueError(f"{h} differs from {w}, but GPT-2 ties them; "
+                             f"drop {h} from the checkpoint to use the embeddings")
     missing, unexpected = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
     if missing or unexpected:
-        raise ValueError(f"caption decoder state dict does not match the model: missing {missing[:10]}{' ...' if len(missing) > 10 else ''}, "
-                         f"unexpected {unexpected[:10]}{' ...' if len(unexpected) > 10 else ''}; expected an official caption_decoder.pth "
-                         "(gpt.*, encode_prefix.*, decode_prefix.*) or a diffusers text_decoder (transformer.*) state dict")
-    bad = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in own if sd[k].shape != own[k].shape]
+        raise ValueError("caption decoder state dict does not match the model: "
+                         f"missing {missing[:10]}{' ...' if len(missing) > 10 else ''}, "
+                         f"unexpected {unexpected[:10]}{' ...' if len(unexpected) > 10 else ''}; "
+                         "expected an official caption_decoder.pth (gpt.*, encode_prefix.*, decode_prefix.*) "
+                         "or a diffusers text_decoder (transformer.*) state dict")
+    bad = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
+           for k in own if sd[k].shape != own[k].shape]
     if bad: raise ValueError("caption decoder shape mismatch: " + "; ".join(bad[:5]) + (' ...' if len(bad) > 5 else '')
-                             + "; build the model with the matching CaptionDecoderConfig (paper() for UniDiffuser's caption_decoder.pth; "
-                             "vocab_size = len(tokenizer) with <|EOS|>)")
+                             + "; build the model with the matching CaptionDecoderConfig (paper() for UniDiffuser's "
+                             "caption_decoder.pth; vocab_size = len(tokenizer) with <|EOS|>)")
     model.load_state_dict(sd, strict=True)
     return model

@@ -14,9 +14,10 @@ from torch import nn
 
 # %% ../nbs/22_convert.ipynb #a7057606
 _TOP = {'patch_embed.proj.': 'vae_img_in.proj.', 'clip_img_embed.': 'clip_img_in.', 'text_embed.': 'text_in.',
-        'token_embedding.': 'data_type_token_embedding.', 'norm.': 'transformer.norm_out.', 'decoder_pred.': 'vae_img_out.',
-        'clip_img_out.': 'clip_img_out.', 'text_out.': 'text_out.'}
-_INNER = {'attn.proj.': 'attn1.to_out.0.', 'norm2.': 'norm1.', 'norm3.': 'norm3.', 'mlp.fc1.': 'ff.net.0.proj.', 'mlp.fc2.': 'ff.net.2.'}
+        'token_embedding.': 'data_type_token_embedding.', 'norm.': 'transformer.norm_out.',
+        'decoder_pred.': 'vae_img_out.', 'clip_img_out.': 'clip_img_out.', 'text_out.': 'text_out.'}
+_INNER = {'attn.proj.': 'attn1.to_out.0.', 'norm2.': 'norm1.', 'norm3.': 'norm3.', 'mlp.fc1.': 'ff.net.0.proj.',
+          'mlp.fc2.': 'ff.net.2.'}
 _BLOCK = re.compile(r'(in_blocks\.(\d+)|mid_block|out_blocks\.(\d+))\.(.*)')
 
 # %% ../nbs/22_convert.ipynb #77901227
@@ -50,7 +51,7 @@ def official_to_diffusers(sd:dict)->dict:
 
 # %% ../nbs/22_convert.ipynb #dc5d7190
 def diffusers_to_official(sd:dict)->dict:
-    "Inverse of `official_to_diffusers`: merge `to_q/to_k/to_v` into `qkv`, drop the unused `transformer.pos_embed.proj` copy."
+    "Inverse of `official_to_diffusers`: `to_q/to_k/to_v` -> `qkv`, drop the unused `transformer.pos_embed.proj` copy."
     inv_top = {b: a for a, b in _TOP.items()}
     inv_inner = {b: a for a, b in _INNER.items()}
     out, qkv = {}, {}
@@ -62,7 +63,8 @@ def diffusers_to_official(sd:dict)->dict:
         if m:
             blk, sub, rest = m.group(1), m.group(2), m.group(3)
             if sub == 'skip.':
-                out[f'{blk}.' + ('skip_linear.' + rest[len('skip_linear.'):] if rest.startswith('skip_linear.') else 'norm1.' + rest[len('norm.'):])] = v
+                out[f'{blk}.' + ('skip_linear.' + rest[len('skip_linear.'):] if rest.startswith('skip_linear.')
+                                 else 'norm1.' + rest[len('norm.'):])] = v
                 continue
             q = re.match(r'attn1\.to_([qkv])\.weight', rest)
             if q: qkv.setdefault(blk, {})[q.group(1)] = v; continue
@@ -73,7 +75,8 @@ def diffusers_to_official(sd:dict)->dict:
         if new is None: raise KeyError(f"diffusers_to_official: unknown parameter {k!r}")
         out[new] = v
     for blk, d in qkv.items():
-        if set(d) != set('qkv'): raise KeyError(f"diffusers_to_official: block {blk} lacks {sorted(set('qkv') - set(d))} of to_q/to_k/to_v")
+        if set(d) != set('qkv'):
+            raise KeyError(f"diffusers_to_official: block {blk} lacks {sorted(set('qkv') - set(d))} of to_q/to_k/to_v")
         out[f'{blk}.attn.qkv.weight'] = torch.cat([d['q'], d['k'], d['v']], 0)
     return out
 
@@ -86,27 +89,35 @@ def load_uvit_state_dict(model:nn.Module, # a `UViT`
     own = model.state_dict()
     missing, unexpected = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
     if 'token_embedding.weight' in missing and len(missing) <= 2:
-        raise ValueError("checkpoint is UniDiffuser-v0 (no data-type token) but the model is v1: build it with UViTConfig.paper(0)")
+        raise ValueError("checkpoint is UniDiffuser-v0 (no data-type token) but the model is v1: "
+                         "build it with UViTConfig.paper(0)")
     if 'token_embedding.weight' in unexpected and len(unexpected) <= 2:
-        raise ValueError("checkpoint is UniDiffuser-v1 (has a data-type token) but the model is v0: build it with UViTConfig.paper(1)")
+        raise ValueError("checkpoint is UniDiffuser-v1 (has a data-type token) but the model is v0: "
+                         "build it with UViTConfig.paper(1)")
     if missing or unexpected:
-        raise ValueError(f"state dict does not match the model: missing {missing[:10]}{' ...' if len(missing) > 10 else ''}, "
-                         f"unexpected {unexpected[:10]}{' ...' if len(unexpected) > 10 else ''}; is it a diffusers-layout dict (use diffusers_to_official)?")
-    bad = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in own if tuple(sd[k].shape) != tuple(own[k].shape)]
-    if bad: raise ValueError("shape mismatch (wrong UViTConfig?): " + "; ".join(bad[:5]) + (' ...' if len(bad) > 5 else ''))
+        raise ValueError("state dict does not match the model: "
+                         f"missing {missing[:10]}{' ...' if len(missing) > 10 else ''}, "
+                         f"unexpected {unexpected[:10]}{' ...' if len(unexpected) > 10 else ''}; "
+                         "is it a diffusers-layout dict (use diffusers_to_official)?")
+    bad = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
+           for k in own if tuple(sd[k].shape) != tuple(own[k].shape)]
+    if bad:
+        raise ValueError("shape mismatch (wrong UViTConfig?): " + "; ".join(bad[:5]) + (' ...' if len(bad) > 5 else ''))
     model.load_state_dict(sd, strict=True)
     return model
 
 # %% ../nbs/22_convert.ipynb #8ae97bd9
 def read_state_dict(path)->dict:
-    "Read a checkpoint without executing pickled code: safetensors, or `torch.load(weights_only=True)` for `.pth`/`.pt`."
+    "Read a checkpoint without running pickled code: safetensors, or `torch.load(weights_only=True)` for `.pth`/`.pt`."
     path = str(path)
     if not os.path.exists(path): raise FileNotFoundError(f"no checkpoint at {path}")
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
         return load_file(path)
     try: sd = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"{path} is not a readable weights-only checkpoint ({type(e).__name__}: {e}); it may be truncated, or hold pickled code") from e
+    except Exception as e:
+        raise ValueError(f"{path} is not a readable weights-only checkpoint ({type(e).__name__}: {e}); "
+                         "it may be truncated, or hold pickled code") from e
     if isinstance(sd, dict) and 'state_dict' in sd and isinstance(sd['state_dict'], dict): sd = sd['state_dict']
     if not isinstance(sd, dict): raise ValueError(f"{path} does not contain a state dict")
     return sd

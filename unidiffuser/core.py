@@ -52,7 +52,8 @@ def unidiffuser_loss(eps_fn,              # joint noise predictor: (noisy dict, 
     ts = {m: sample_timesteps(n, sched.T, include_t0, generator, dev) for m in x0s}
     xts, eps = perturb(x0s, ts, sched, generator)
     pred = eps_fn(xts, ts)
-    if set(pred) != set(x0s): raise ValueError(f"the noise predictor returned modalities {sorted(pred)}, expected {sorted(x0s)}")
+    if set(pred) != set(x0s):
+        raise ValueError(f"the noise predictor returned modalities {sorted(pred)}, expected {sorted(x0s)}")
     sq = {m: (pred[m].float() - eps[m].float()).pow(2).reshape(n, -1) for m in x0s}
     dims = sum(s.shape[1] for s in sq.values())
     loss = sum(s.sum(1) for s in sq.values()).mean() / dims  # mean over all concatenated dimensions
@@ -64,7 +65,7 @@ def timestep_embedding(t:torch.Tensor,  # (B,) timesteps, fractional allowed
                        dim:int,         # embedding width (even)
                        max_period:float=10000. # longest wavelength
                       )->torch.Tensor:  # (B, dim) float32
-    "Sinusoidal timestep embedding $[\\cos(t\\,\\omega_i), \\sin(t\\,\\omega_i)]$, $\\omega_i = \\text{max\\_period}^{-i/(dim/2)}$."
+    "Sinusoidal embedding $[\\cos(t\\omega_i), \\sin(t\\omega_i)]$, $\\omega_i = \\text{max\\_period}^{-i/(dim/2)}$."
     if dim % 2: raise ValueError(f"timestep embedding width must be even, got {dim}")
     from diffusers.models.embeddings import get_timestep_embedding  # imported on first use: it takes ~1.5 s
     return get_timestep_embedding(t.float(), dim, flip_sin_to_cos=True, downscale_freq_shift=0, max_period=max_period)
@@ -75,7 +76,7 @@ def marginalisation_error(gmm,            # a `GaussianMixture` with modalities 
                           drop:str,       # modality that is "marginalised" by feeding it at t = t_drop
                           t_drop:float=1000., # timestep used for the dropped modality (T in the paper)
                           n:int=20_000,   # Monte Carlo sample size
-                          ts=(1., 100., 300., 500., 700., 900., 1000.), # timesteps of the kept modality for the eps error
+                          ts=(1., 100., 300., 500., 700., 900., 1000.), # kept modality's timesteps for the eps error
                           generator=None
                          )->dict:         # metrics with their Monte Carlo standard errors
     "Exact-model measurement of the error of marginalising a modality by setting it to noise at `t_drop`."
@@ -102,7 +103,7 @@ def marginalisation_error(gmm,            # a `GaussianMixture` with modalities 
 # %% ../nbs/11_unidiffuser_theory.ipynb #27d7bb7d
 def t0_target_gap(gmm, keep:str, drop:str, t_cond:float=1., n:int=5000,
                   ts=(1., 100., 300., 500., 700., 900., 1000.), generator=None)->dict:
-    "RMS difference between the exact targets $\\mathbb E[\\epsilon^x\\mid x_t, y_{t_{cond}}]$ and $\\mathbb E[\\epsilon^x\\mid x_t, y_0]$ per $t$."
+    "Per-$t$ RMS gap between exact $\\mathbb E[\\epsilon^x|x_t, y_{t_{cond}}]$ and $\\mathbb E[\\epsilon^x|x_t, y_0]$."
     xs, _ = gmm.sample(n, generator=generator)
     x0, y0 = xs[keep], xs[drop]
     pair = gmm.marginal([keep, drop])

@@ -41,12 +41,13 @@ def energy_distance(a, # (n, d) sample (or (n,) or a dict of modalities)
     "Energy distance $2\\,\\mathbb E|X-Y| - \\mathbb E|X-X'| - \\mathbb E|Y-Y'|$ between two samples (V-statistic)."
     names = list(a) if isinstance(a, dict) else None
     a, b = _as_2d(a, what='a'), _as_2d(b, names, what='b')
-    if a.shape[1] != b.shape[1]: raise ValueError(f"a and b must have the same dimension d, got {a.shape[1]} and {b.shape[1]}")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"a and b must have the same dimension d, got {a.shape[1]} and {b.shape[1]}")
     b = b.to(a.device)
     return (2 * _mean_pdist(a, b) - _mean_pdist(a, a) - _mean_pdist(b, b)).item()
 
 # %% ../nbs/02_distances.ipynb #f054095e
-def null_distances(sample_fn,        # callable (n, generator) -> (n, d) sample of the ground truth (dicts/tuples accepted)
+def null_distances(sample_fn,        # callable (n, generator) -> (n, d) ground-truth sample (dicts/tuples accepted)
                    n:int,            # size of each of the two samples
                    reps:int=20,      # number of independent pairs
                    generator=None,   # torch.Generator passed to `sample_fn`, for reproducibility
@@ -56,8 +57,8 @@ def null_distances(sample_fn,        # callable (n, generator) -> (n, d) sample 
     if int(n) != n or n < 2: raise ValueError(f"n must be an int >= 2, got {n}")
     if int(reps) != reps or reps < 1: raise ValueError(f"reps must be a positive int, got {reps}")
     dist = energy_distance if dist is None else dist
-    return torch.tensor([float(dist(sample_fn(int(n), generator), sample_fn(int(n), generator))) for _ in range(int(reps))],
-                        dtype=torch.float64)
+    return torch.tensor([float(dist(sample_fn(int(n), generator), sample_fn(int(n), generator)))
+                         for _ in range(int(reps))], dtype=torch.float64)
 
 # %% ../nbs/02_distances.ipynb #8e410c9f
 def noise_floor(sample_fn,        # callable (n, generator) -> (n, d) sample of the ground truth
@@ -79,18 +80,21 @@ class FrequencyTest(NamedTuple):
     passed: bool      # all |z| < tol
 
 # %% ../nbs/02_distances.ipynb #4ba045c9
-def component_frequency_test(resp,      # (n, K) responsibilities q(k | x_i) of generated samples under the exact mixture
+def component_frequency_test(resp,      # (n, K) exact-mixture responsibilities q(k | x_i) of generated samples
                              weights,   # (K,) exact weights (posterior weights q(k | y0) for conditional generation)
                              k:float=4. # tolerance in standard errors
                             )->FrequencyTest:
     "z-test of mean component responsibilities against exact weights (conservative SE, Bernstein-safe tolerance)."
     r, w = torch.as_tensor(resp).to(torch.float64), torch.as_tensor(weights).to(torch.float64)
     if w.ndim != 1 or (w < 0).any() or abs(w.sum().item() - 1) > 1e-6:
-        raise ValueError(f"weights must be a (K,) probability vector, got {w.tolist() if w.numel() < 20 else tuple(w.shape)}")
+        raise ValueError("weights must be a (K,) probability vector, "
+                         f"got {w.tolist() if w.numel() < 20 else tuple(w.shape)}")
     if r.ndim != 2 or r.shape[1] != len(w) or r.shape[0] == 0:
-        raise ValueError(f"resp must be (n, K={len(w)}) (e.g. GaussianMixture.posterior(samples)), got shape {tuple(r.shape)}")
+        raise ValueError(f"resp must be (n, K={len(w)}) (e.g. GaussianMixture.posterior(samples)), "
+                         f"got shape {tuple(r.shape)}")
     if not torch.isfinite(r).all() or (r < 0).any() or ((r.sum(1) - 1).abs() > 1e-6).any():
-        raise ValueError("resp rows must be probability vectors (non-negative, summing to 1); pass posteriors, not log-posteriors")
+        raise ValueError("resp rows must be probability vectors (non-negative, summing to 1); "
+                         "pass posteriors, not log-posteriors")
     if not (math.isfinite(k) and k > 0): raise ValueError(f"k must be a positive number of standard errors, got {k}")
     n, w = len(r), w.to(r.device)
     sd = (n * w * (1 - w)).sqrt()                       # SD of the soft count S_k under a perfect model (upper bound)

@@ -28,24 +28,29 @@ def _mvn_logpdf(x:torch.Tensor,  # (..., D) points
 
 # %% ../nbs/01_gaussian_mixture.ipynb #a94a0ac5
 class GaussianMixture:
-    "Exact joint Gaussian mixture over named vector modalities, with its noisy marginals, posteriors and noise predictions."
+    "Exact joint Gaussian mixture over named vector modalities, with noisy marginals, posteriors and noise predictions."
     def __init__(self, weights,    # (K,) positive mixture weights summing to 1
                  means:dict,       # name -> (K, d_m) component means; dict order = modality order
                  covs,             # (K, D, D) joint covariances over the concatenated modalities, D = sum of d_m
                  sched=None):      # schedule with `.alpha_bar_at(t)` and `.T`; default `NoiseSchedule()`
         w = torch.as_tensor(weights).to(torch.float64)
-        if w.ndim != 1 or len(w) == 0: raise ValueError(f"weights must be a non-empty (K,) tensor, got shape {tuple(w.shape)}")
+        if w.ndim != 1 or len(w) == 0:
+            raise ValueError(f"weights must be a non-empty (K,) tensor, got shape {tuple(w.shape)}")
         if not torch.isfinite(w).all() or (w <= 0).any():
-            raise ValueError(f"weights must be finite and > 0, got {w.tolist()}; drop empty components or add a small positive weight")
-        if abs(w.sum().item() - 1) > 1e-6: raise ValueError(f"weights must sum to 1, got {w.sum().item():.8g}; divide them by their sum")
-        if not isinstance(means, dict) or not means: raise ValueError("means must be a non-empty dict name -> (K, d_m) tensor")
+            raise ValueError(f"weights must be finite and > 0, got {w.tolist()}; "
+                             "drop empty components or add a small positive weight")
+        if abs(w.sum().item() - 1) > 1e-6:
+            raise ValueError(f"weights must sum to 1, got {w.sum().item():.8g}; divide them by their sum")
+        if not isinstance(means, dict) or not means:
+            raise ValueError("means must be a non-empty dict name -> (K, d_m) tensor")
         K, dev = len(w), w.device
         self.means = {}
         for name, m in means.items():
             if not isinstance(name, str): raise ValueError(f"modality names must be strings, got {name!r}")
             m = torch.as_tensor(m).to(dev, torch.float64)
             if m.ndim != 2 or m.shape[0] != K or m.shape[1] == 0:
-                raise ValueError(f"means['{name}'] has shape {tuple(m.shape)}, expected (K={K}, d) with d >= 1 (one row per component)")
+                raise ValueError(f"means['{name}'] has shape {tuple(m.shape)}, "
+                                 f"expected (K={K}, d) with d >= 1 (one row per component)")
             if not torch.isfinite(m).all(): raise ValueError(f"means['{name}'] contains NaN or inf")
             self.means[name] = m
         self.names = list(self.means)
@@ -53,14 +58,16 @@ class GaussianMixture:
         self.K, self.D = K, sum(self.dims.values())
         c = torch.as_tensor(covs).to(dev, torch.float64)
         if c.shape != (K, self.D, self.D):
-            raise ValueError(f"covs has shape {tuple(c.shape)}, expected (K={K}, D={self.D}, D={self.D}) for modalities {self.dims}")
+            raise ValueError(f"covs has shape {tuple(c.shape)}, "
+                             f"expected (K={K}, D={self.D}, D={self.D}) for modalities {self.dims}")
         if not torch.isfinite(c).all(): raise ValueError("covs contains NaN or inf")
         asym = (c - c.mT).abs().amax((-2, -1)) > 1e-8 * c.abs().amax((-2, -1))
         if asym.any(): raise ValueError(f"covs[{asym.nonzero()[0].item()}] is not symmetric; pass (C + C.T) / 2")
         self.covs = 0.5 * (c + c.mT)
         self._L, info = torch.linalg.cholesky_ex(self.covs)
         if (info != 0).any():
-            raise ValueError(f"covs[{(info != 0).nonzero()[0].item()}] is not positive definite; add a multiple of the identity")
+            raise ValueError(f"covs[{(info != 0).nonzero()[0].item()}] is not positive definite; "
+                             "add a multiple of the identity")
         self.weights = w / w.sum()  # exact normalisation (e.g. float32 inputs sum to 1 only within 1e-7)
         self.sched = NoiseSchedule() if sched is None else sched
         if not (hasattr(self.sched, 'alpha_bar_at') and hasattr(self.sched, 'T')):
@@ -84,7 +91,8 @@ def random(cls:GaussianMixture,
     if not isinstance(dims, dict) or not dims or any(int(d) != d or d < 1 for d in dims.values()):
         raise ValueError(f"dims must be a non-empty dict name -> positive int, got {dims!r}")
     if int(K) != K or K < 1: raise ValueError(f"K must be a positive int, got {K}")
-    if not 0 <= cross <= 1: raise ValueError(f"cross must lie in [0, 1] to keep covariances positive definite, got {cross}")
+    if not 0 <= cross <= 1:
+        raise ValueError(f"cross must lie in [0, 1] to keep covariances positive definite, got {cross}")
     if not (math.isfinite(spread) and spread >= 0): raise ValueError(f"spread must be finite and >= 0, got {spread}")
     g, f64, D = torch.Generator().manual_seed(seed), torch.float64, sum(dims.values())
     cands = spread * torch.randn(16, K, D, generator=g, dtype=f64)
@@ -194,7 +202,7 @@ def eps(self:GaussianMixture,
         xs:dict, # name -> (n, d_m) noisy modalities (t = 0: clean, conditioning); absent ones are marginalised
         ts:dict  # name -> (n,) or scalar timesteps in [0, T], one entry per modality in xs
        )->dict:  # name -> (n, d_m) exact E[eps^m | all modalities in xs]
-    "Exact joint noise prediction $\\mathbb E[\\epsilon^m \\mid x^{m'}_{t^{m'}}, m' \\in xs]$ for every modality in `xs`."
+    "Exact joint noise prediction $\\mathbb E[\\epsilon^m\\mid x^{m'}_{t^{m'}}, m' \\in xs]$ for each modality in `xs`."
     lj, names, z, m, L, s = self._log_joint(xs, ts, chol=True)
     sol = torch.cholesky_solve((z[:, None, :] - m).unsqueeze(-1), L).squeeze(-1)  # C_k^{-1}(z - m_k): (n, K, D')
     e = s * (torch.softmax(lj, -1)[:, :, None] * sol).sum(1)
@@ -210,7 +218,8 @@ def marginal(self:GaussianMixture,
     if not names or len(set(names)) != len(names) or any(m not in self.dims for m in names):
         raise ValueError(f"names must be a non-empty list of distinct modalities from {self.names}, got {names}")
     idx = torch.cat([torch.arange(self.D)[self._sl[m]] for m in names]).to(self.covs.device)
-    return GaussianMixture(self.weights, {m: self.means[m] for m in names}, self.covs[:, idx][:, :, idx], sched=self.sched)
+    return GaussianMixture(self.weights, {m: self.means[m] for m in names}, self.covs[:, idx][:, :, idx],
+                           sched=self.sched)
 
 # %% ../nbs/01_gaussian_mixture.ipynb #f0d39586
 @patch
@@ -222,9 +231,11 @@ def condition(self:GaussianMixture,
     obs = {m: torch.as_tensor(v).to(self.covs.device, torch.float64) for m, v in obs.items()}
     obs = {m: v[None] if v.ndim == 1 else v for m, v in obs.items()}
     _, n, y, io = self._batch(obs, 'obs')
-    if n != 1: raise ValueError(f"obs must hold ONE observation per modality, got {n}; loop over observations or use posterior/eps")
+    if n != 1: raise ValueError(f"obs must hold ONE observation per modality, got {n}; "
+                                "loop over observations or use posterior/eps")
     rest = [m for m in self.names if m not in obs]
-    if not rest: raise ValueError("obs covers every modality: nothing left to condition; use posterior(obs) for the component weights")
+    if not rest: raise ValueError("obs covers every modality: nothing left to condition; "
+                                  "use posterior(obs) for the component weights")
     ir = torch.cat([torch.arange(self.D)[self._sl[m]] for m in rest]).to(io.device)
     Syy, Sxy, Sxx = self.covs[:, io][:, :, io], self.covs[:, ir][:, :, io], self.covs[:, ir][:, :, ir]
     Ly, r = torch.linalg.cholesky(Syy), y - self._mu[:, io]        # r: (K, Dy)
@@ -244,16 +255,19 @@ def guided_eps(self:GaussianMixture,
                cond:dict,   # name -> (n, d_m) or (d_m,) clean conditioning modalities (t = 0)
                scale:float  # guidance scale s >= 0 (official convention; diffusers' g = s + 1)
               )->dict:      # name -> (n, d_m) guided noise for the modalities in xs
-    "Exact classifier-free-guided noise $(1+s)\\,\\mathbb E[\\epsilon^x\\mid x_t, y_0] - s\\,\\mathbb E[\\epsilon^x\\mid x_t]$."
+    "Exact classifier-free-guided noise $(1+s)\\mathbb E[\\epsilon^x\\mid x_t, y_0]-s\\mathbb E[\\epsilon^x\\mid x_t]$."
     s = check_scale(scale)
     names, n, z, _ = self._batch(xs)
     self._scales(names, ts, n, z.device)  # validate ts before merging it with the cond timesteps
-    if not isinstance(cond, dict) or not cond: raise ValueError("cond must be a non-empty dict; for unconditional noise use eps(xs, ts)")
+    if not isinstance(cond, dict) or not cond:
+        raise ValueError("cond must be a non-empty dict; for unconditional noise use eps(xs, ts)")
     both = [m for m in cond if m in xs]
-    if both: raise ValueError(f"modalities {both} are both generated (xs) and conditioned on (cond); pass each in only one")
+    if both:
+        raise ValueError(f"modalities {both} are both generated (xs) and conditioned on (cond); pass each in only one")
     cond = {m: torch.as_tensor(v).to(z.device, torch.float64) for m, v in cond.items()}
     cond = {m: v.expand(n, *v.shape) if v.ndim == 1 else v for m, v in cond.items()}
-    if self._batch(cond, 'cond')[1] != n: raise ValueError(f"cond has a different batch size than xs ({n}); pass (n, d) or (d,) tensors")
+    if self._batch(cond, 'cond')[1] != n:
+        raise ValueError(f"cond has a different batch size than xs ({n}); pass (n, d) or (d,) tensors")
     c = self.eps({**xs, **cond}, {**ts, **{m: 0. for m in cond}})
     if s == 0: return {m: c[m] for m in names}
     u = self.eps(xs, ts)

@@ -55,16 +55,21 @@ class JointMLP(nn.Module):
                 ts:dict        # name -> (B,) timesteps in [0, T]
                )->dict:        # name -> (B, d_m) predicted noise
         missing = [m for m in self.names if m not in xs or m not in ts]
-        if missing: raise ValueError(f"JointMLP needs every modality and its timestep; missing {missing} (model modalities: {self.names})")
+        if missing: raise ValueError(f"JointMLP needs every modality and its timestep; missing {missing} "
+                                     f"(model modalities: {self.names})")
         B = xs[self.names[0]].shape[0]
         for m in self.names:
-            if tuple(xs[m].shape) != (B, self.dims[m]): raise ValueError(f"xs[{m!r}] has shape {tuple(xs[m].shape)}, expected ({B}, {self.dims[m]})")
+            if tuple(xs[m].shape) != (B, self.dims[m]):
+                raise ValueError(f"xs[{m!r}] has shape {tuple(xs[m].shape)}, expected ({B}, {self.dims[m]})")
         dt = self.inp.weight.dtype
         t = {m: as_timesteps(ts[m], B, self.sched.T, xs[m].device, name=m) for m in self.names}
-        h = torch.cat([xs[m].to(dt) for m in self.names] + [timestep_embedding(t[m], self.cfg.t_dim).to(dt) for m in self.names], 1)
-        out = dict(zip(self.names, torch.split(self.out(self.blocks(self.inp(h))), [self.dims[m] for m in self.names], 1)))
+        h = torch.cat([xs[m].to(dt) for m in self.names]
+                      + [timestep_embedding(t[m], self.cfg.t_dim).to(dt) for m in self.names], 1)
+        out = dict(zip(self.names, torch.split(self.out(self.blocks(self.inp(h))),
+                                               [self.dims[m] for m in self.names], 1)))
         if self.cfg.skip:  # E[eps | x_t] = sigma_t x_t for N(0, I) data: the network learns the correction to it
-            out = {m: o + (1 - self.sched.alpha_bar_at(t[m])).sqrt().to(dt)[:, None] * xs[m].to(dt) for m, o in out.items()}
+            out = {m: o + (1 - self.sched.alpha_bar_at(t[m])).sqrt().to(dt)[:, None] * xs[m].to(dt)
+                   for m, o in out.items()}
         return out
 
 # %% ../nbs/20_mlp.ipynb #f26f8335
@@ -75,6 +80,7 @@ def as_eps_fn(model:nn.Module):
     def eps_fn(xs, ts):
         model.eval()
         ref = next(iter(xs.values()))
-        out = model({m: v.to(p.device, p.dtype) for m, v in xs.items()}, {m: torch.as_tensor(v).to(p.device) for m, v in ts.items()})
+        out = model({m: v.to(p.device, p.dtype) for m, v in xs.items()},
+                    {m: torch.as_tensor(v).to(p.device) for m, v in ts.items()})
         return {m: v.to(ref.device, ref.dtype) for m, v in out.items()}
     return eps_fn

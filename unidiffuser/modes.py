@@ -54,21 +54,27 @@ def mode_eps_fn(model,           # joint noise predictor: (dict of noisy modalit
         bs = {m: v.shape[0] for m, v in condition.items()}
         if len(set(bs.values())) != 1: raise ValueError(f"condition batch sizes differ: {bs}")
         for m, v in condition.items():
-            if tuple(v.shape[1:]) != tuple(shapes[m]): raise ValueError(f"condition {m!r} has per-sample shape {tuple(v.shape[1:])}, expected {tuple(shapes[m])}")
-    if uncond is not None and set(uncond) != set(condition): raise ValueError(f"uncond must give values for exactly the conditioned modalities {sorted(condition)}")
+            if tuple(v.shape[1:]) != tuple(shapes[m]):
+                raise ValueError(f"condition {m!r} has per-sample shape {tuple(v.shape[1:])}, "
+                                 f"expected {tuple(shapes[m])}")
+    if uncond is not None and set(uncond) != set(condition):
+        raise ValueError(f"uncond must give values for exactly the conditioned modalities {sorted(condition)}")
     joint_guided = s > 0 and not condition and len(generate) >= 2
     if s > 0 and not condition and len(generate) < 2:
-        raise ValueError("guidance needs a condition (Eq. 8) or at least two generated modalities (Eq. 9); use scale=0 for a marginal")
+        raise ValueError("guidance needs a condition (Eq. 8) or at least two generated modalities (Eq. 9); "
+                         "use scale=0 for a marginal")
     gen_shapes = {m: shapes[m] for m in generate}
 
     def eps_fn(x, t):
         B = x.shape[0]
         if condition and next(iter(condition.values())).shape[0] != B:
-            raise ValueError(f"the state has batch {B} but the condition has batch {next(iter(condition.values())).shape[0]}")
+            raise ValueError(f"the state has batch {B} but the condition has batch "
+                             f"{next(iter(condition.values())).shape[0]}")
         cur = unpack(x, gen_shapes)
         noise = lambda m: torch.randn((B, *shapes[m]), generator=generator, dtype=x.dtype, device=x.device)
         full = lambda v: torch.full((B,), float(v), dtype=torch.float64, device=x.device)
-        def branch(gen_at_t, cond_vals):  # gen_at_t: generated modalities kept at t; the rest of all modalities noise at T
+        # gen_at_t: generated modalities kept at t; the rest of all modalities noise at T
+        def branch(gen_at_t, cond_vals):
             xs, ts = {}, {}
             for m in names:
                 if m in gen_at_t: xs[m], ts[m] = cur[m], t
@@ -120,7 +126,8 @@ def sample(model,                # joint noise predictor (dict, dict) -> dict
     condition = dict(condition or {})
     if condition:
         cn = next(iter(condition.values())).shape[0]
-        if n is not None and n != cn: raise ValueError(f"n={n} but the condition has batch {cn}; repeat the condition or drop n")
+        if n is not None and n != cn:
+            raise ValueError(f"n={n} but the condition has batch {cn}; repeat the condition or drop n")
         n = cn
         device = device or next(iter(condition.values())).device
     if n is None: raise ValueError("pass n (number of samples) when sampling without a condition")
@@ -132,7 +139,8 @@ def sample(model,                # joint noise predictor (dict, dict) -> dict
     if sampler == 'dpm_solver': x = sample_dpm_solver(fn, x, sched, steps=steps, **kw)
     elif sampler == 'ddim': x = sample_ddim(fn, x, sched, steps=steps, **kw)
     elif sampler == 'ddpm': x = sample_ddpm(fn, x, sched, steps=steps, generator=generator, **kw)
-    elif hasattr(sampler, 'step') and hasattr(sampler, 'set_timesteps'): x = sample_diffusers(fn, x, sampler, steps=steps, generator=generator, **kw)
+    elif hasattr(sampler, 'step') and hasattr(sampler, 'set_timesteps'):
+        x = sample_diffusers(fn, x, sampler, steps=steps, generator=generator, **kw)
     else: raise ValueError(f"unknown sampler {sampler!r}; use 'dpm_solver', 'ddim', 'ddpm' or a diffusers scheduler")
     out = unpack(x, {m: shapes[m] for m in generate})
     return (out, fn.nfe) if return_nfe else out

@@ -590,11 +590,21 @@ def _outputs(self:UniDiffuser, lat, output_type, chain, nfe)->UniDiffuserOutput:
     if chain is not None: res.latents = {**lat, 'chain': chain}
     return res
 
+# %% ../nbs/40_pipeline.ipynb #c3d9e1a1
+@patch
+def _autocast(self:UniDiffuser, autocast)->contextlib.AbstractContextManager:
+    "The context `__call__` samples in: autocast if True, or if 'auto' and the hardware has fast half precision."
+    if autocast == 'auto':
+        from unidiffuser.utils import auto_mixed_precision
+        autocast = auto_mixed_precision(self.device.type) != 'no'
+    if not isinstance(autocast, bool): raise ValueError(f"autocast must be True, False or 'auto', got {autocast!r}")
+    return torch.autocast(self.device.type) if autocast else contextlib.nullcontext()
+
 # %% ../nbs/40_pipeline.ipynb #eade6e1f
 @patch
-def __call__(self:UniDiffuser, mode:str=None,   # one of PIPELINE_MODES (or diffusers' names); None: inferred from the inputs
+def __call__(self:UniDiffuser, mode:str=None,   # one of PIPELINE_MODES (or diffusers' names); None: from the inputs
              prompt=None,                       # str or list of str (t2i, t2i2t, gibbs from text)
-             image=None,                        # PIL image, list, or (B, 3, H, W) in [0, 1] (i2t, i2t2i, gibbs from an image)
+             image=None,                        # PIL image, list, or (B, 3, H, W) in [0, 1] (i2t, i2t2i, gibbs from it)
              num_inference_steps:int=None,      # solver steps (default: the model's, else 50); alias `steps`
              guidance_scale:float=None,         # diffusers' g (g <= 1: none); default: the model's s, else s = 7 (g = 8)
              scale:float=None,                  # or the paper's s = g - 1
@@ -608,8 +618,8 @@ def __call__(self:UniDiffuser, mode:str=None,   # one of PIPELINE_MODES (or diff
              image_condition=None,              # clean (B, D) image state to condition on, instead of image
              output_type:str='pil',             # 'pil', 'np', 'pt' or 'latent' (skip decoding)
              return_dict:bool=True,             # False: the tuple (images, text)
-             callback_on_step_end=None,         # callback(pipe, step_index, t, {'latents': x}) -> dict or None; t on [0, 1000]
-             autocast=False,                    # True: sample under torch.autocast, as the official script; 'auto': where the hardware has fast half precision
+             callback_on_step_end=None,         # callback(pipe, step_index, t, {'latents': x}) -> dict or None; t in [0, 1000]
+             autocast=False,                    # True: under torch.autocast (official script); 'auto': where it is fast
              uncond:str='true_uncond',          # t2i unconditional branch: 'true_uncond' or 'empty_token'
              sampler='dpm_solver', data_type=1,
              handoff:str='latent',              # variations: 'latent' (official) or 'decoded' (strings / pixels)
@@ -618,6 +628,7 @@ def __call__(self:UniDiffuser, mode:str=None,   # one of PIPELINE_MODES (or diff
              steps:int=None, image_latents=None, # older names of num_inference_steps and image_condition
              **sampler_kw)->UniDiffuserOutput:  # e.g. t_offset=0. with a diffusers scheduler as sampler
     "Sample any of the paper's modes, with diffusers' argument names; returns images and/or captions (and the latents)."
+    # 1. arguments: mode, steps, guidance scale, counts, inputs -- all checked before any work
     mode = self._infer_mode(mode, prompt, image, text_condition, image_condition,
                             latents, prompt_latents, vae_latents, clip_latents)
     n_steps = _alias('num_inference_steps', num_inference_steps, 'steps', steps, default=self.defaults['num_inference_steps'])
@@ -629,16 +640,15 @@ def __call__(self:UniDiffuser, mode:str=None,   # one of PIPELINE_MODES (or diff
     self._check_inputs(prompt, image, uncond, handoff, output_type, rounds, latents=latents, prompt_latents=prompt_latents,
                        vae_latents=vae_latents, clip_latents=clip_latents, text_condition=text_condition,
                        image_condition=image_condition)
+    ctx = self._autocast(autocast)
+    # 2. starting noise, batch size and one generator per sample
     start, fixed = self._start_noise(mode, latents, prompt_latents, vae_latents, clip_latents)
     n, k = self._batch_size(mode, prompt, image, text_condition, image_condition, num_samples, k_img, k_txt, {**start, **fixed})
     gens = sample_generators(generator, n, self.device)
+    # 3. the mode's sampling, then decoding
     kw = dict(steps=n_steps, sampler=sampler, data_type=data_type, batch_branches=batch_branches,
               callback_on_step_end=callback_on_step_end, **sampler_kw)
-    if autocast == 'auto':
-        from unidiffuser.utils import auto_mixed_precision
-        autocast = auto_mixed_precision(self.device.type) != 'no'
-    if not isinstance(autocast, bool): raise ValueError(f"autocast must be True, False or 'auto', got {autocast!r}")
-    with torch.autocast(self.device.type) if autocast else contextlib.nullcontext():
+    with ctx:
         lat, chain, nfe = self._run_mode(mode, prompt, image, text_condition, image_condition, s, uncond, handoff, rounds, k,
                                          gens, start, fixed, kw)
     res = self._outputs(lat, output_type, chain, nfe)

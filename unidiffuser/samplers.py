@@ -23,7 +23,8 @@ def _after_step(callback, i, t, x):
 def _grid(sched, steps, t_start=None, t_end=0.):
     t_start = sched.T if t_start is None else t_start
     if steps < 1: raise ValueError(f"steps must be >= 1, got {steps}")
-    if not 0 <= t_end < t_start <= sched.T: raise ValueError(f"need 0 <= t_end < t_start <= {sched.T}, got {t_end}, {t_start}")
+    if not 0 <= t_end < t_start <= sched.T:
+        raise ValueError(f"need 0 <= t_end < t_start <= {sched.T}, got {t_end}, {t_start}")
     return torch.linspace(t_start, t_end, steps + 1, dtype=torch.float64)
 
 # %% ../nbs/12_sampling.ipynb #51ad8721
@@ -33,14 +34,15 @@ def sample_ddim(eps_fn,              # (x (B,D), t (B,) float64 in [0,T]) -> pre
                 sched:NoiseSchedule=None, # noise schedule
                 steps:int=50,        # number of steps (= NFE)
                 eta:float=0.,        # 0: deterministic DDIM; 1: DDPM ancestral
-                ts=None,             # explicit decreasing timestep grid (steps+1 values); default linspace(T, 0, steps+1)
+                ts=None,             # explicit decreasing grid of steps+1 timesteps; default linspace(T, 0, steps+1)
                 generator=None,      # torch.Generator for the eta > 0 noise
                 callback=None        # callback(i, t, x) after each step (t on [0, T]); a returned tensor replaces x
                )->torch.Tensor:
     "DDIM (eta=0) / DDPM ancestral (eta=1) sampling on a timestep grid."
     sched = sched or NoiseSchedule()
     ts = _grid(sched, steps) if ts is None else torch.as_tensor(ts, dtype=torch.float64)
-    if ts.ndim != 1 or len(ts) < 2 or not (ts[1:] < ts[:-1]).all(): raise ValueError("ts must be a strictly decreasing 1-d grid with at least 2 points")
+    if ts.ndim != 1 or len(ts) < 2 or not (ts[1:] < ts[:-1]).all():
+        raise ValueError("ts must be a strictly decreasing 1-d grid with at least 2 points")
     B = x.shape[0]
     for i in range(len(ts) - 1):
         t, s = ts[i], ts[i + 1]
@@ -66,7 +68,7 @@ def sample_diffusers(eps_fn,         # (x, t) -> noise, t on the official [0, T]
                      steps:int=50,   # inference steps
                      generator=None, # for stochastic schedulers
                      callback=None,
-                     t_offset:float=1.): # network time t = k + t_offset; 1 is the official convention, 0 reproduces the diffusers port
+                     t_offset:float=1.): # network time t = k + t_offset; 1: official, 0: as in the diffusers port
     "Sample with any diffusers scheduler; its step index k is fed to the network as t = k + 1 (official convention)."
     scheduler.set_timesteps(steps, device=x.device)
     x = x * scheduler.init_noise_sigma
@@ -79,7 +81,7 @@ def sample_diffusers(eps_fn,         # (x, t) -> noise, t on the official [0, T]
 
 # %% ../nbs/12_sampling.ipynb #46717993
 def dpm_solver_pp_scheduler(order:int=3, **kw):
-    "diffusers' `DPMSolverMultistepScheduler` (DPM-Solver++) configured with Stable Diffusion's schedule, as the diffusers UniDiffuser port uses it."
+    "`DPMSolverMultistepScheduler` (DPM-Solver++) with Stable Diffusion's schedule, as in diffusers' UniDiffuser port."
     from diffusers import DPMSolverMultistepScheduler
     cfg = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule='scaled_linear',
                solver_order=order, algorithm_type='dpmsolver++')
@@ -107,16 +109,19 @@ def sample_dpm_solver(eps_fn,            # (x, t) -> noise, t on [0, T]
                       skip_type:str='time_uniform', # 'time_uniform' (official) or 'logSNR'
                       t_start:float=1.,  # start time tau (1 = t of T)
                       t_end:float=None,  # end time tau; default 1/T as in the official code
-                      denoise_to_zero:bool=False, # finish with the data prediction at t_end (one more NFE); official: False
+                      denoise_to_zero:bool=False, # finish with the data prediction at t_end (+1 NFE); official: False
                       callback=None):
     "The official UniDiffuser sampler: singlestep DPM-Solver with data prediction, 'fast' order schedule."
     sched = sched or NoiseSchedule()
     t_end = 1. / sched.T if t_end is None else t_end
-    if skip_type not in ('time_uniform', 'logSNR'): raise ValueError(f"unknown skip_type {skip_type!r}; use 'time_uniform' or 'logSNR'")
+    if skip_type not in ('time_uniform', 'logSNR'):
+        raise ValueError(f"unknown skip_type {skip_type!r}; use 'time_uniform' or 'logSNR'")
     if not 0 <= t_end < t_start <= 1: raise ValueError(f"need 0 <= t_end < t_start <= 1, got {t_end}, {t_start}")
     orders = dpm_solver_fast_orders(steps, order)
     if skip_type == 'time_uniform': grid = torch.linspace(t_start, t_end, steps + 1, dtype=torch.float64)
-    else: grid = sched.inverse_lambda(torch.linspace(sched.marginal_lambda(t_start).item(), sched.marginal_lambda(t_end).item(), steps + 1, dtype=torch.float64))
+    else: grid = sched.inverse_lambda(torch.linspace(sched.marginal_lambda(t_start).item(),
+                                                     sched.marginal_lambda(t_end).item(), steps + 1,
+                                                     dtype=torch.float64))
     B, T = x.shape[0], sched.T
     alpha, sigma, lam = sched.marginal_alpha, sched.marginal_std, sched.marginal_lambda
     def x0_fn(x, tau):  # data prediction from the noise predictor
@@ -142,7 +147,8 @@ def sample_dpm_solver(eps_fn,            # (x, t) -> noise, t on [0, T]
             phi_2 = phi_1 / h + 1.; phi_22 = math.expm1(-r2 * h) / (r2 * h) + 1.
             u1 = sigma(s1).item() / sg_s * x - alpha(s1).item() * math.expm1(-r1 * h) * D0
             D1 = x0_fn(u1, s1)
-            u2 = sigma(s2).item() / sg_s * x - alpha(s2).item() * math.expm1(-r2 * h) * D0 + r2 / r1 * alpha(s2).item() * phi_22 * (D1 - D0)
+            u2 = (sigma(s2).item() / sg_s * x - alpha(s2).item() * math.expm1(-r2 * h) * D0
+                  + r2 / r1 * alpha(s2).item() * phi_22 * (D1 - D0))
             D2 = x0_fn(u2, s2)
             x = sg_t / sg_s * x - a_t * phi_1 * D0 + 1. / r2 * a_t * phi_2 * (D2 - D0)
         i += o

@@ -19,17 +19,20 @@ def scaled_linear_betas(n_steps:int=1000,      # T, the number of diffusion step
                        )->torch.Tensor:         # (T,) float64
     "Stable Diffusion's 'scaled linear' betas: a linspace of square roots, squared."
     if n_steps < 2: raise ValueError(f"n_steps must be >= 2, got {n_steps}")
-    if not 0 < beta_start < beta_end < 1: raise ValueError(f"need 0 < beta_start < beta_end < 1, got {beta_start}, {beta_end}")
+    if not 0 < beta_start < beta_end < 1:
+        raise ValueError(f"need 0 < beta_start < beta_end < 1, got {beta_start}, {beta_end}")
     return torch.linspace(beta_start**0.5, beta_end**0.5, n_steps, dtype=torch.float64)**2
 
 # %% ../nbs/10_diffusion_basics.ipynb #8c518188
 class NoiseSchedule:
-    "Discrete VP schedule with $\\bar\\alpha$ indexed $0..T$ ($\\bar\\alpha_0=1$) and continuous-time helpers for DPM-Solver."
+    "Discrete VP schedule, $\\bar\\alpha$ indexed $0..T$ ($\\bar\\alpha_0=1$), with continuous-time DPM-Solver helpers."
     def __init__(self, betas:torch.Tensor=None): # (T,) betas; default: `scaled_linear_betas()`
         betas = scaled_linear_betas() if betas is None else torch.as_tensor(betas, dtype=torch.float64)
-        if betas.ndim != 1 or not ((betas > 0) & (betas < 1)).all(): raise ValueError("betas must be a 1-d tensor with values in (0, 1)")
+        if betas.ndim != 1 or not ((betas > 0) & (betas < 1)).all():
+            raise ValueError("betas must be a 1-d tensor with values in (0, 1)")
         self.betas, self.T = betas, len(betas)
-        self.log_alpha_bar = torch.cat([betas.new_zeros(1), torch.cumsum(torch.log1p(-betas), 0)])  # (T+1,), log abar_0 = 0
+        # (T+1,), log abar_0 = 0
+        self.log_alpha_bar = torch.cat([betas.new_zeros(1), torch.cumsum(torch.log1p(-betas), 0)])
         self.alpha_bar = self.log_alpha_bar.exp()
 
     def log_alpha_bar_at(self, t): # float timesteps in [0, T], any shape
@@ -53,7 +56,8 @@ class NoiseSchedule:
         return (ab.sqrt() * x0 + (1 - ab).sqrt() * eps).to(x0.dtype)
 
     # continuous time tau = t / T in [0, 1], as in DPM-Solver
-    def marginal_log_alpha(self, tau): return 0.5 * self.log_alpha_bar_at(torch.as_tensor(tau, dtype=torch.float64) * self.T)
+    def marginal_log_alpha(self, tau):
+        return 0.5 * self.log_alpha_bar_at(torch.as_tensor(tau, dtype=torch.float64) * self.T)
     def marginal_alpha(self, tau): return self.marginal_log_alpha(tau).exp()
     def marginal_std(self, tau): return (1 - (2 * self.marginal_log_alpha(tau)).exp()).clamp(min=0).sqrt()
     def marginal_lambda(self, tau):
@@ -73,7 +77,7 @@ class NoiseSchedule:
 
 # %% ../nbs/10_diffusion_basics.ipynb #66cabf54
 def eps_to_x0(xt:torch.Tensor, eps:torch.Tensor, alpha_bar)->torch.Tensor:
-    "Data prediction from noise prediction: $\\hat x_0 = (x_t - \\sqrt{1-\\bar\\alpha_t}\\,\\hat\\epsilon)/\\sqrt{\\bar\\alpha_t}$."
+    "Noise to data prediction: $\\hat x_0 = (x_t - \\sqrt{1-\\bar\\alpha_t}\\,\\hat\\epsilon)/\\sqrt{\\bar\\alpha_t}$."
     ab = torch.as_tensor(alpha_bar, dtype=xt.dtype, device=xt.device).reshape(-1, *[1]*(xt.ndim-1))
     return (xt - (1 - ab).sqrt() * eps) / ab.sqrt()
 

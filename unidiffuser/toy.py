@@ -7,7 +7,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/toy_reproduction.html.md"""
 # %% auto #0
 __all__ = ['ToyConfig', 'toy_mixture', 'ambiguous_value', 'eps_error_grid', 'mode_tests', 'conditional_data_tests',
            'guidance_tests', 'sampler_convergence', 'three_modality_tests', 'plot_modes', 'plot_eps_error',
-           'plot_guidance', 'plot_sampler_error', 'reproduce_toy']
+           'plot_guidance', 'plot_sampler_error', 'ToyReproduction', 'reproduce_toy']
 
 # %% ../nbs/60_toy_reproduction.ipynb #40e9cf10
 import json, math, time, os
@@ -283,55 +283,101 @@ def _jsonable(o):
     if isinstance(o, float) and not math.isfinite(o): return None
     return o
 
+# %% ../nbs/60_toy_reproduction.ipynb #d4e2b7a1
+class ToyReproduction:
+    "The closed-form reproduction in stages (`train`, `measure`, `t0_variant`, `three_modalities`, `write`); `run` does all."
+    def __init__(self, out='runs/toy',  # output folder for figures, metrics.json and weights
+                 cfg:ToyConfig=None,    # settings; default `ToyConfig.full()`
+                 progress:bool=True):
+        self.cfg, self.progress = cfg or ToyConfig.full(), progress
+        self.out = Path(out); self.out.mkdir(parents=True, exist_ok=True)
+        self.t_start, self.T, self._t = time.time(), {}, time.time()
+        self.gmm = toy_mixture(self.cfg.std)
+        self.img, self.txt = self.gmm.names[:2]
+        self.g = torch.Generator().manual_seed(self.cfg.seed)  # conditions, then the marginalisation measurements
+        self.cond_values = {self.txt: ambiguous_value(self.gmm, self.txt, generator=self.g),
+                            self.img: ambiguous_value(self.gmm, self.img, generator=self.g)}
+        self.M = {'config': _jsonable(asdict(self.cfg))}
+        self.res = self.res3 = None
+
+    def _lap(self, stage:str):  # seconds per stage
+        self.T[stage] = round(time.time() - self._t, 1); self._t = time.time()
+
+    def _fit(self, net_cfg:MLPConfig, gmm, train_cfg:TrainConfig, seed:int):
+        torch.manual_seed(seed)  # the network's initial weights: each stage reproducible on its own
+        return train(JointMLP(net_cfg), gmm_batches(gmm), train_cfg, progress=self.progress)
+
+    def train(self):
+        "Train the joint network on the 2-modality mixture (Algorithm 1)."
+        self.res = self._fit(self.cfg.net, self.gmm, self.cfg.train, self.cfg.seed)
+        h = self.res.history
+        self.M['train'] = {'seconds': self.res.seconds, 'final_loss': h[-1][1] if h else None}
+        self._lap('train')
+
+    def measure(self):
+        "Every claim on the trained network and on the exact predictor: modes, conditionals, eps grid, guidance, samplers."
+        if self.res is None: raise RuntimeError("call train() before measure()")
+        M, cfg, gmm, net = self.M, self.cfg, self.gmm, as_eps_fn(self.res.ema)
+        M['modes'] = mode_tests(net, gmm, cfg, self.cond_values)
+        M['modes_exact'] = mode_tests(gmm.eps, gmm, cfg, self.cond_values); self._lap('modes')
+        M['conditionals_data'] = conditional_data_tests(net, gmm, cfg)
+        M['conditionals_data_exact'] = conditional_data_tests(gmm.eps, gmm, cfg, n_points=0); self._lap('conditionals_data')
+        self.grid = eps_error_grid(net, gmm, cfg.grid, n=cfg.n)
+        M['eps_grid'] = {'t': list(cfg.grid), **self.grid}; self._lap('eps_grid')
+        M['guidance'] = guidance_tests(net, gmm, cfg, self.cond_values[self.txt]); self._lap('guidance')
+        M['sampler_exact'] = sampler_convergence(gmm.eps, gmm, cfg.step_list)
+        M['sampler_network'] = sampler_convergence(net, gmm, cfg.step_list)
+        M['marginalisation'] = marginalisation_error(gmm, self.img, self.txt, n=20_000, generator=self.g)
+        M['t0_target_gap'] = t0_target_gap(gmm, self.img, self.txt, generator=self.g); self._lap('samplers_marginalisation')
+
+    def t0_variant(self):
+        "If `cfg.t0_variant`: a second network trained with t in {0..T}; its eps error at t_txt = 0 and 1 beside the first's."
+        if not self.cfg.t0_variant: return
+        if 'eps_grid' not in self.M: raise RuntimeError("call measure() before t0_variant()")
+        cfg, img, grid = self.cfg, self.img, self.grid['rms_error'][self.img]
+        res0 = self._fit(cfg.net, self.gmm, TrainConfig(**{**asdict(cfg.train), 'include_t0': True}), cfg.seed + 1)
+        g0 = eps_error_grid(as_eps_fn(res0.ema), self.gmm, cfg.grid, n=cfg.n)['rms_error'][img]
+        self.M['t0_training'] = {'t': list(cfg.grid), 'without_t0': grid[:, 0].tolist(), 'with_t0': g0[:, 0].tolist(),
+                                 'without_t0_at_t1': grid[:, 1].tolist(), 'with_t0_at_t1': g0[:, 1].tolist()}
+        self._lap('t0_variant')
+
+    def three_modalities(self):
+        "If `cfg.dims3`: one network over three modalities, all 19 role assignments against the exact distributions."
+        cfg = self.cfg
+        if not cfg.dims3: return
+        gmm3 = GaussianMixture.random(cfg.dims3, K=3, seed=cfg.gmm_seed + 1, spread=1.0)
+        self.res3 = self._fit(MLPConfig(**{**asdict(cfg.net), 'dims': dict(cfg.dims3)}), gmm3, cfg.train, cfg.seed + 2)
+        net3 = as_eps_fn(self.res3.ema)
+        self.M['three_modalities'] = three_modality_tests(net3, gmm3, cfg)
+        self.M['three_modalities_exact'] = three_modality_tests(gmm3.eps, gmm3, cfg)
+        data = three_modality_tests(net3, gmm3, cfg, conditions='data')
+        self.M['three_modalities_data'] = [r for r in data if r['condition']]
+        self._lap('three_modalities')
+
+    def write(self)->dict:
+        "Weights (safetensors), the four figures and `metrics.json` (atomic); returns the metrics with the figures."
+        from safetensors.torch import save_file
+        if 'guidance' not in self.M: raise RuntimeError("call train() and measure() before write()")
+        M, out, sd = self.M, self.out, lambda r: {k: v.contiguous() for k, v in r.ema.state_dict().items()}
+        if self.res3 is not None: save_file(sd(self.res3), str(out / 'mlp3_ema.safetensors'))
+        save_file(sd(self.res), str(out / 'mlp_ema.safetensors'))
+        figs = {'modes.png': plot_modes(self.gmm, M['modes'], self.cond_values), 'eps_error.png': plot_eps_error(self.grid, self.cfg.grid),
+                'guidance.png': plot_guidance(M['guidance']),
+                'sampler_steps.png': plot_sampler_error(M['sampler_exact'], 'exact noise predictor')}
+        for name, f in figs.items(): f.savefig(out / name, dpi=110)
+        self._lap('figures'); M['seconds'], M['timing'] = time.time() - self.t_start, self.T
+        tmp = out / 'metrics.json.tmp'
+        tmp.write_text(json.dumps(_jsonable(M), indent=1)); os.replace(tmp, out / 'metrics.json')  # atomic
+        return {**M, 'figures': figs}
+
+    def run(self)->dict:
+        "All stages in order; returns what `write` returns."
+        self.train(); self.measure(); self.t0_variant(); self.three_modalities()
+        return self.write()
+
 # %% ../nbs/60_toy_reproduction.ipynb #f963d26a
 def reproduce_toy(out='runs/toy',           # output folder for figures, metrics.json and weights
                   cfg:ToyConfig=None,       # settings; default `ToyConfig.full()`
                   progress:bool=True)->dict:
     "Train on the closed-form mixture, measure every claim against exact truth, write figures and `metrics.json`."
-    from safetensors.torch import save_file
-    cfg = cfg or ToyConfig.full()
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    t_start = time.time()
-    gmm = toy_mixture(cfg.std)
-    img, txt = gmm.names[:2]
-    g = torch.Generator().manual_seed(cfg.seed)
-    cond_values = {txt: ambiguous_value(gmm, txt, generator=g), img: ambiguous_value(gmm, img, generator=g)}
-    M = {'config': _jsonable(asdict(cfg))}
-    torch.manual_seed(cfg.seed)  # the networks' initial weights, so that a run is reproducible
-    T = {}; lap = lambda k, t=[time.time()]: (T.__setitem__(k, round(time.time() - t[0], 1)), t.__setitem__(0, time.time()))  # seconds per stage
-    res = train(JointMLP(cfg.net), gmm_batches(gmm), cfg.train, progress=progress); lap('train')
-    net = as_eps_fn(res.ema)
-    M['train'] = {'seconds': res.seconds, 'final_loss': res.history[-1][1] if res.history else None}
-    M['modes'] = modes = mode_tests(net, gmm, cfg, cond_values)
-    M['modes_exact'] = mode_tests(gmm.eps, gmm, cfg, cond_values); lap('modes')  # the same tests with the exact predictor
-    M['conditionals_data'] = conditional_data_tests(net, gmm, cfg)
-    M['conditionals_data_exact'] = conditional_data_tests(gmm.eps, gmm, cfg, n_points=0); lap('conditionals_data')
-    grid = eps_error_grid(net, gmm, cfg.grid, n=cfg.n)
-    M['eps_grid'] = {'t': list(cfg.grid), **grid}
-    lap('eps_grid'); M['guidance'] = gd = guidance_tests(net, gmm, cfg, cond_values[txt]); lap('guidance')
-    M['sampler_exact'] = conv = sampler_convergence(gmm.eps, gmm, cfg.step_list)
-    M['sampler_network'] = conv_net = sampler_convergence(net, gmm, cfg.step_list)
-    M['marginalisation'] = marginalisation_error(gmm, img, txt, n=20_000, generator=g)
-    M['t0_target_gap'] = t0_target_gap(gmm, img, txt, generator=g); lap('samplers_marginalisation')
-    if cfg.t0_variant:
-        res0 = train(JointMLP(cfg.net), gmm_batches(gmm), TrainConfig(**{**asdict(cfg.train), 'include_t0': True}), progress=progress)
-        g0 = eps_error_grid(as_eps_fn(res0.ema), gmm, cfg.grid, n=cfg.n)
-        M['t0_training'] = {'t': list(cfg.grid), 'without_t0': grid['rms_error'][img][:, 0].tolist(), 'with_t0': g0['rms_error'][img][:, 0].tolist(),
-                            'without_t0_at_t1': grid['rms_error'][img][:, 1].tolist(), 'with_t0_at_t1': g0['rms_error'][img][:, 1].tolist()}
-        lap('t0_variant')
-    if cfg.dims3:
-        gmm3 = GaussianMixture.random(cfg.dims3, K=3, seed=cfg.gmm_seed + 1, spread=1.0)
-        res3 = train(JointMLP(MLPConfig(**{**asdict(cfg.net), 'dims': dict(cfg.dims3)})), gmm_batches(gmm3), cfg.train, progress=progress)
-        M['three_modalities'] = three_modality_tests(as_eps_fn(res3.ema), gmm3, cfg)
-        M['three_modalities_exact'] = three_modality_tests(gmm3.eps, gmm3, cfg)
-        M['three_modalities_data'] = [r for r in three_modality_tests(as_eps_fn(res3.ema), gmm3, cfg, conditions='data') if r['condition']]
-        save_file({k: v.contiguous() for k, v in res3.ema.state_dict().items()}, str(out / 'mlp3_ema.safetensors')); lap('three_modalities')
-    save_file({k: v.contiguous() for k, v in res.ema.state_dict().items()}, str(out / 'mlp_ema.safetensors'))
-    figs = {'modes.png': plot_modes(gmm, modes, cond_values), 'eps_error.png': plot_eps_error(grid, cfg.grid),
-            'guidance.png': plot_guidance(gd), 'sampler_steps.png': plot_sampler_error(conv, 'exact noise predictor')}
-    for name, f in figs.items(): f.savefig(out / name, dpi=110)
-    lap('figures'); M['seconds'], M['timing'] = time.time() - t_start, T
-    tmp = out / 'metrics.json.tmp'
-    tmp.write_text(json.dumps(_jsonable(M), indent=1)); os.replace(tmp, out / 'metrics.json')  # atomic
-    M['figures'] = figs
-    return M
+    return ToyReproduction(out, cfg, progress).run()

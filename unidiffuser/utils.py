@@ -35,7 +35,8 @@ def unpack(flat:torch.Tensor, # (B, D) state tensor made by `pack`
     "Split a `(B, D)` state tensor back into named modalities (inverse of `pack`)."
     sizes = [math.prod(s) for s in shapes.values()]
     if flat.ndim != 2 or flat.shape[1] != sum(sizes):
-        raise ValueError(f"unpack: expected a (B, {sum(sizes)}) tensor for shapes {dict(shapes)}, got {tuple(flat.shape)}")
+        raise ValueError(f"unpack: expected a (B, {sum(sizes)}) tensor for shapes {dict(shapes)}, "
+                         f"got {tuple(flat.shape)}")
     parts = torch.split(flat, sizes, dim=1)
     return {n: p.reshape(flat.shape[0], *s) for (n, s), p in zip(shapes.items(), parts)}
 
@@ -47,13 +48,16 @@ def as_timesteps(t,          # python number, 0-d tensor or (B,) tensor of times
                  name:str='t' # name used in error messages
                 )->torch.Tensor: # (n,) float64 timesteps in [0, T]
     "Validate timesteps on the discrete scale [0, T] and broadcast them to a `(n,)` float64 tensor."
-    t = torch.as_tensor(t, dtype=torch.float64, device=device if device is not None else (t.device if torch.is_tensor(t) else 'cpu'))
+    t = torch.as_tensor(t, dtype=torch.float64,
+                        device=device if device is not None else (t.device if torch.is_tensor(t) else 'cpu'))
     if t.ndim == 0: t = t.expand(n)
     if t.ndim != 1 or t.shape[0] != n:
-        raise ValueError(f"timesteps `{name}` have shape {tuple(t.shape)} but the batch has {n} samples; pass a scalar or a ({n},) tensor")
+        raise ValueError(f"timesteps `{name}` have shape {tuple(t.shape)} but the batch has {n} samples; "
+                         f"pass a scalar or a ({n},) tensor")
     if not torch.isfinite(t).all(): raise ValueError(f"timesteps `{name}` contain NaN or inf")
     if (t < 0).any() or (t > T).any():
-        raise ValueError(f"timesteps `{name}` must lie in [0, {T}] (0 = clean, {T} = pure noise); got min {t.min().item():g}, max {t.max().item():g}")
+        raise ValueError(f"timesteps `{name}` must lie in [0, {T}] (0 = clean, {T} = pure noise); "
+                         f"got min {t.min().item():g}, max {t.max().item():g}")
     return t
 
 # %% ../nbs/00_utils.ipynb #937b8386
@@ -63,7 +67,8 @@ def check_scale(scale, # classifier-free guidance scale s (official convention; 
     try: s = float(scale)
     except (TypeError, ValueError): raise ValueError(f"{name} must be a number, got {scale!r}")
     if not math.isfinite(s): raise ValueError(f"{name} must be finite, got {s}")
-    if s < 0: raise ValueError(f"{name} must be >= 0 (0 switches guidance off; diffusers' guidance_scale g corresponds to s = g - 1), got {s}")
+    if s < 0: raise ValueError(f"{name} must be >= 0 (0 switches guidance off; "
+                               f"diffusers' guidance_scale g corresponds to s = g - 1), got {s}")
     return s
 
 # %% ../nbs/00_utils.ipynb #657e77d0
@@ -82,9 +87,10 @@ def auto_mixed_precision(device:str=None)->str:
     return 'bf16' if cpu_has_native_bf16() else 'no'
 
 def new_accelerator(**kw):
-    "An `accelerate.Accelerator(**kw)` (`mixed_precision='auto'`: `auto_mixed_precision`); earlier per-process settings forgotten."
+    "An `accelerate.Accelerator(**kw)` (`mixed_precision='auto'`: `auto_mixed_precision`); resets per-process settings."
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
     if int(os.environ.get('WORLD_SIZE', '1')) == 1: AcceleratorState._reset_state(True)
-    if kw.get('mixed_precision') == 'auto': kw['mixed_precision'] = auto_mixed_precision('cpu' if kw.get('cpu') else None)
+    if kw.get('mixed_precision') == 'auto':
+        kw['mixed_precision'] = auto_mixed_precision('cpu' if kw.get('cpu') else None)
     return Accelerator(**kw)

@@ -19,7 +19,7 @@ from .utils import as_timesteps
 # %% ../nbs/21_uvit.ipynb #ba86fc11
 @dataclass
 class UViTConfig:
-    "Size of a multimodal U-ViT. `depth` counts in- plus out-blocks (official convention); there is one more, the mid block."
+    "Size of a multimodal U-ViT. `depth` counts in- plus out-blocks (official convention); the mid block is extra."
     img_size: int = 64        # latent height = width
     in_chans: int = 4         # latent channels
     patch_size: int = 2
@@ -48,7 +48,7 @@ class UViTConfig:
 
 # %% ../nbs/21_uvit.ipynb #fbdee56f
 class Attention(nn.Module):
-    "Multi-head self-attention (`qkv`, `proj`), computed in float32; the plain softmax product when training on CPU with short sequences."
+    "Multi-head self-attention (`qkv`, `proj`) in float32; plain softmax product for CPU training on short sequences."
     def __init__(self, dim, num_heads, qkv_bias=False):
         super().__init__()
         if dim % num_heads: raise ValueError(f"embed_dim {dim} is not divisible by num_heads {num_heads}")
@@ -57,9 +57,11 @@ class Attention(nn.Module):
     def forward(self, x):
         B, L, D = x.shape
         q, k, v = self.qkv(x).reshape(B, L, 3, self.num_heads, D // self.num_heads).permute(2, 0, 3, 1, 4)
-        with torch.autocast(x.device.type, enabled=False):   # float32 even under autocast: half-precision logits overflow
+        # float32 even under autocast: half-precision logits overflow
+        with torch.autocast(x.device.type, enabled=False):
             q, k, v = q.float(), k.float(), v.float()
-            if x.device.type == 'cpu' and L <= 256 and torch.is_grad_enabled():  # CPU training, short sequences: the plain product (see below)
+            # CPU training, short sequences: the plain product (see below)
+            if x.device.type == 'cpu' and L <= 256 and torch.is_grad_enabled():
                 out = ((q * (D // self.num_heads) ** -0.5) @ k.transpose(-2, -1)).softmax(-1) @ v
             else: out = F.scaled_dot_product_attention(q, k, v)
         out = out.to(x.dtype)
@@ -158,18 +160,22 @@ class UViT(nn.Module):
         exp = {'clip_img': (B, 1, cfg.clip_img_dim), 'text': (B, cfg.num_text_tokens, cfg.text_dim)}
         for name, x in (('clip_img', clip_img), ('text', text)):
             if tuple(x.shape) != exp[name]: raise ValueError(f"{name} has shape {tuple(x.shape)}, expected {exp[name]}")
-        if img.ndim != 4 or img.shape[1] != cfg.in_chans: raise ValueError(f"img must be (B, {cfg.in_chans}, H, W), got {tuple(img.shape)}")
+        if img.ndim != 4 or img.shape[1] != cfg.in_chans:
+            raise ValueError(f"img must be (B, {cfg.in_chans}, H, W), got {tuple(img.shape)}")
         x_img = self.patch_embed(img)
         L = x_img.shape[1]
-        tok = [timestep_embedding(as_timesteps(t, B, device=img.device, name=n), cfg.embed_dim)[:, None].to(x_img.dtype) for t, n in ((t_img, 't_img'), (t_text, 't_text'))]
+        tok = [timestep_embedding(as_timesteps(t, B, device=img.device, name=n), cfg.embed_dim)[:, None].to(x_img.dtype)
+               for t, n in ((t_img, 't_img'), (t_text, 't_text'))]
         pos = self.pos_embed
         if cfg.use_data_type:
             dt = torch.as_tensor(1 if data_type is None else data_type, dtype=torch.long, device=img.device).expand(B)
             tok.append(self.token_embedding(dt)[:, None])
             pos = torch.cat([pos[:, :2], self.pos_embed_token, pos[:, 2:]], dim=1)
-        elif data_type is not None: raise ValueError("this is a v0 network (no data-type token): pass data_type=None or use UViTConfig.paper(1)")
+        elif data_type is not None: raise ValueError("this is a v0 network (no data-type token): "
+                                                     "pass data_type=None or use UViTConfig.paper(1)")
         hp, wp = img.shape[-2] // cfg.patch_size, img.shape[-1] // cfg.patch_size
-        if L != cfg.num_patches: pos = torch.cat([pos[:, :-cfg.num_patches], interpolate_pos_embed(pos[:, -cfg.num_patches:], hp, wp)], 1)
+        if L != cfg.num_patches:
+            pos = torch.cat([pos[:, :-cfg.num_patches], interpolate_pos_embed(pos[:, -cfg.num_patches:], hp, wp)], 1)
         x = torch.cat(tok + [self.text_embed(text), self.clip_img_embed(clip_img), x_img], dim=1) + pos
         skips = []
         for b in self.in_blocks: x = b(x); skips.append(x)

@@ -6,7 +6,8 @@ Docs: https://unidiffuser.github.io/unidiffuser/fmnist_reproduction.html.md"""
 
 # %% auto #0
 __all__ = ['SECOND_STAGE', 'BASELINES', 'load_fmnist_pipeline', 'FashionCNN', 'train_evaluator', 'evaluator_accuracy', 'demo',
-           'pairwise_diversity', 'evaluate', 'encode_fmnist', 'train_fmnist', 'record_metrics']
+           'pairwise_diversity', 'sample_batched', 'caption_accuracy', 'evaluate', 'encode_fmnist', 'train_fmnist',
+           'record_metrics']
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #580a08d5
 import json, os, time, math, shutil, tempfile
@@ -139,6 +140,48 @@ def pairwise_diversity(feat:torch.Tensor, labels:torch.Tensor)->float:
         if len(x) > 1: ds.append(torch.cdist(x, x).sum() / (len(x) * (len(x) - 1)))
     return torch.stack(ds).mean().item() if ds else float('nan')
 
+# %% ../../nbs/65_fmnist_reproduction.ipynb #a1e0f2c1
+def sample_batched(pipe:UniDiffuser, mode:str, # any pipeline mode
+                   count:int,                   # samples in all
+                   batch:int=100,               # samples per pipeline call
+                   seed:int=0,                  # call k uses a generator seeded `seed + k`
+                   **kw)->tuple:                # (images (count, 3, H, W) or None, list of texts)
+    "Sample `count` outputs of one mode in batches with a fixed seed per batch; `prompt` / `image` are sliced per batch."
+    ims, txt = [], []
+    for k, b in enumerate(range(0, count, batch)):
+        sl = {key: v[b:b + batch] for key, v in kw.items() if key in ('prompt', 'image')}
+        o = pipe(mode, output_type='pt', generator=torch.Generator(pipe.device).manual_seed(seed + k),
+                 num_samples=min(batch, count - b), **{**{key: v for key, v in kw.items() if key not in sl}, **sl})
+        if o.images is not None: ims.append(o.images)
+        if o.text is not None: txt += o.text
+    return (torch.cat(ims) if ims else None), txt
+
+# %% ../../nbs/65_fmnist_reproduction.ipynb #a1e0f2c2
+def caption_accuracy(captions:list, labels)->float:
+    "Fraction of captions whose parsed class (`caption_class`) equals the label (no class or two classes: wrong)."
+    from unidiffuser.fmnist.data import caption_class
+    return sum(caption_class(c) == int(l) for c, l in zip(captions, labels)) / len(captions)
+
+# %% ../../nbs/65_fmnist_reproduction.ipynb #a1e0f2c3
+def _check_evaluate(n, n_uncond, joint_scales):
+    if n < 4: raise ValueError(f"evaluate: n must be >= 4 (KID needs 2 per subset), got {n}; pass a larger n")
+    if n_uncond < n:
+        raise ValueError(f"evaluate: n_uncond ({n_uncond}) must be >= n ({n}): FID / KID use the first n unconditional images")
+    if not len(joint_scales): raise ValueError("evaluate: joint_scales is empty; pass at least one scale, e.g. (0.,)")
+
+# %% ../../nbs/65_fmnist_reproduction.ipynb #a1e0f2c4
+def _uncond_scores(run, te, classify, n_uncond:int, seed:int)->tuple:
+    "Class histogram of `n_uncond` unconditional images and of as many real test images; returns (scores, images)."
+    from unidiffuser.fmnist.latent_models import to_pixels
+    from unidiffuser.metrics import histogram_kl
+    x, _ = run('i', n_uncond)
+    pred = torch.cat([classify(x[i:i + 500])[0] for i in range(0, len(x), 500)])
+    ridx = torch.randperm(len(te), generator=torch.Generator().manual_seed(seed + 1))[:n_uncond]
+    rpred = torch.cat([classify(to_pixels(te, ridx[i:i + 500]))[0] for i in range(0, len(ridx), 500)])
+    return dict(n_uncond=n_uncond, uncond_hist_kl=histogram_kl(pred, 10), uncond_hist=torch.bincount(pred, minlength=10).tolist(),
+                real_hist_kl=histogram_kl(rpred, 10),
+                uncond_kl_floor=(10 - 1) / (2 * n_uncond)), x  # E[KL] of n draws from the uniform itself, to first order
+
 # %% ../../nbs/65_fmnist_reproduction.ipynb #dfecef0a
 @torch.no_grad()
 def evaluate(pipe:UniDiffuser,                 # e.g. `load_fmnist_pipeline()`
@@ -149,65 +192,49 @@ def evaluate(pipe:UniDiffuser,                 # e.g. `load_fmnist_pipeline()`
              evaluator:FashionCNN=None,        # default: root/evaluator
              i2t_scale:float=3.,               # s for i2t
              root='data/fmnist-cpu',           # text_projection (and evaluator) come from here
-             fid_scales=(3.,),                 # t2i scales also scored by FID / KID (with the unconditional images); (): none
+             fid_scales=(3.,),                 # t2i scales also scored by FID / KID (and the unconditional images); (): none
              batch:int=100,                    # samples per pipeline call
-             joint_scales=(0., 3.),            # s for joint sampling (joint classifier-free guidance); the first one fills `joint_agreement`
+             joint_scales=(0., 3.),            # s for joint sampling (joint guidance); the first fills `joint_agreement`
              n_uncond:int=1000                 # unconditional images for the class histogram (FID / KID use the first n)
             )->dict:                           # flat metrics plus 't2i' and 'joint': one dict per guidance scale
-    "Measure t2i class accuracy / CLIP-like score / diversity / FID / KID per scale, i2t caption accuracy, joint agreement per scale, unconditional KL."
+    "t2i accuracy / CLIP-like score / diversity / FID / KID per scale, i2t accuracy, joint agreement, unconditional KL."
     from unidiffuser.fmnist.latent_models import fmnist, to_pixels, minilm_sentence
     from unidiffuser.fmnist.text_models import image_embeddings
     from unidiffuser.fmnist.data import caption_class
-    from unidiffuser.metrics import class_accuracy, histogram_kl, clip_score, InceptionFeatures
+    from unidiffuser.metrics import class_accuracy, clip_score, InceptionFeatures
     from unidiffuser import metrics
-    if n < 4: raise ValueError(f"evaluate: n must be >= 4 (KID needs 2 per subset), got {n}; pass a larger n")
-    if n_uncond < n: raise ValueError(f"evaluate: n_uncond ({n_uncond}) must be >= n ({n}): FID / KID use the first n unconditional images")
-    if not len(joint_scales): raise ValueError("evaluate: joint_scales is empty; pass at least one scale, e.g. (0.,)")
+    _check_evaluate(n, n_uncond, joint_scales)
     root, t0 = repo_path(root), time.time()
     evaluator = evaluator if evaluator is not None else load_component(root / 'evaluator')
     proj = load_component(root / 'text_projection')
     te = fmnist('test')
     idx = torch.randperm(len(te), generator=torch.Generator().manual_seed(seed))[:n]
     real, labels, prompts = to_pixels(te, idx), te.labels[idx].long(), [te.caption(int(i)) for i in idx]
-    def run(mode, count=n, **a):  # batched calls with a fixed seed per batch; concatenated images and texts
-        ims, txt = [], []
-        for k, b in enumerate(range(0, count, batch)):
-            sl = {key: v[b:b + batch] for key, v in a.items() if key in ('prompt', 'image')}
-            o = pipe(mode, steps=steps, output_type='pt', generator=torch.Generator(pipe.device).manual_seed(seed + k),
-                     num_samples=min(batch, count - b), **{**{key: v for key, v in a.items() if key not in sl}, **sl})
-            if o.images is not None: ims.append(o.images)
-            if o.text is not None: txt += o.text
-        return (torch.cat(ims) if ims else None), txt
+    run = lambda mode, count=n, **a: sample_batched(pipe, mode, count, batch=batch, seed=seed, steps=steps, **a)
     classify = lambda x: (evaluator(x).argmax(-1), evaluator.features(x))
-    fid = len(fid_scales) > 0
-    inc = InceptionFeatures() if fid else None
+    inc = InceptionFeatures() if len(fid_scales) else None
     ifeat = lambda x: torch.cat([inc(x[i:i + 50]) for i in range(0, len(x), 50)]).double()
-    real_f = ifeat(real) if fid else None
+    real_f = ifeat(real) if inc else None
+    fid = lambda x: (f := ifeat(x), dict(fid=metrics.fid(real_f, f), kid=metrics.kid(real_f, f, seed=seed)[0]))[1]
     text_emb = F.normalize(proj(minilm_sentence(prompts).to(next(proj.parameters()))), dim=-1).float()
     res = dict(n=n, steps=steps, seed=seed, evaluator_real_acc=class_accuracy(classify(real)[0], labels), t2i=[])
-    for s in guidance_scales:
+    for s in guidance_scales:  # Eq. 8: t2i at each scale
         x, _ = run('t2i', prompt=prompts, scale=float(s))
         pred, feat = classify(x)
-        row = dict(scale=float(s), acc=class_accuracy(pred, labels), diversity=pairwise_diversity(feat, labels),
-                   clip=clip_score(image_embeddings(pipe.image_encoder, pipe.clip_image_processor, x), text_emb).mean().item())
-        if float(s) in [float(v) for v in fid_scales]: f = ifeat(x); row.update(fid=metrics.fid(real_f, f), kid=metrics.kid(real_f, f, seed=seed)[0])
+        clip = clip_score(image_embeddings(pipe.image_encoder, pipe.clip_image_processor, x), text_emb).mean().item()
+        row = dict(scale=float(s), acc=class_accuracy(pred, labels), diversity=pairwise_diversity(feat, labels), clip=clip)
+        if float(s) in [float(v) for v in fid_scales]: row.update(fid(x))
         res['t2i'].append(row)
-    _, caps = run('i2t', image=real, scale=i2t_scale)
-    res['i2t_caption_acc'] = sum(caption_class(c) == int(l) for c, l in zip(caps, labels)) / n
+    res['i2t_caption_acc'] = caption_accuracy(run('i2t', image=real, scale=i2t_scale)[1], labels)
     res['joint'] = []
-    for s in joint_scales:
+    for s in joint_scales:  # Eq. 9: joint at each scale; agreement = evaluator class of the image == caption's class
         x, caps = run('joint', scale=float(s))
-        res['joint'].append(dict(scale=float(s), agreement=sum(caption_class(c) == int(p) for c, p in zip(caps, classify(x)[0])) / n,
+        res['joint'].append(dict(scale=float(s), agreement=caption_accuracy(caps, classify(x)[0]),
                                  caption_has_class=sum(caption_class(c) is not None for c in caps) / n))
     res['joint_agreement'], res['joint_caption_has_class'] = res['joint'][0]['agreement'], res['joint'][0]['caption_has_class']
-    x, _ = run('i', count=n_uncond)
-    pred = torch.cat([classify(x[i:i + 500])[0] for i in range(0, len(x), 500)])
-    ridx = torch.randperm(len(te), generator=torch.Generator().manual_seed(seed + 1))[:n_uncond]
-    rpred = torch.cat([classify(to_pixels(te, ridx[i:i + 500]))[0] for i in range(0, len(ridx), 500)])
-    res.update(n_uncond=n_uncond, uncond_hist_kl=histogram_kl(pred, 10), uncond_hist=torch.bincount(pred, minlength=10).tolist(),
-               real_hist_kl=histogram_kl(rpred, 10), uncond_kl_floor=(10 - 1) / (2 * n_uncond))  # E[KL] of n draws from the uniform itself, to first order
-    x = x[:n]
-    if fid: f = ifeat(x); res.update(uncond_fid=metrics.fid(real_f, f), uncond_kid=metrics.kid(real_f, f, seed=seed)[0])
+    unc, x = _uncond_scores(run, te, classify, n_uncond, seed)
+    res.update(unc)
+    if inc: res.update({'uncond_' + k: v for k, v in fid(x[:n]).items()})
     res['seconds'] = time.time() - t0
     return res
 

@@ -58,13 +58,60 @@ def _fmnist_subset(n:int, seed:int=0, one_per_class:bool=False)->tuple:
     else: idx = torch.randperm(len(te), generator=torch.Generator().manual_seed(seed))[:n]
     return to_pixels(te, idx), [te.caption(int(i)) for i in idx], te.labels[idx].long()
 
+# %% ../../nbs/66_figures.ipynb #b7f1a0d1
+def _figure1_samples(pipe, tasks, prompts, real, n:int, s:float, steps:int, seed:int, rounds:int)->tuple:
+    "Every task's pipeline output for Figure 1 (one seed for all) and the captions of the text-producing tasks."
+    kw = dict(steps=steps, output_type='pt')
+    args = dict(joint=dict(num_samples=n, scale=s), t2i=dict(prompt=prompts, scale=s),
+                i2t=dict(image=real[:n], scale=s), i=dict(num_samples=n), t=dict(num_samples=n),
+                i2t2i=dict(image=real[:n], scale=s), t2i2t=dict(prompt=prompts, scale=s),
+                gibbs=dict(prompt=prompts[:1], rounds=rounds, scale=s))
+    out = {t: pipe(t, generator=_gen(pipe, seed), **kw, **args[t]) for t in tasks if t != 'interpolate'}
+    if 'interpolate' in tasks:
+        out['interpolate'] = pipe.interpolate(real[0], real[1], num=n, scale=s, steps=steps, generator=_gen(pipe, seed),
+                                              output_type='pt')
+    caps = {t: out[t].text for t in ('joint', 'i2t', 't', 'i2t2i', 't2i2t') if t in out}
+    if 'gibbs' in out:  # the chain's images and, after the prompt, the caption of each round
+        ch = [c for c in out['gibbs'].latents['chain'] if 'img' in c]
+        out['gibbs'].images = pipe.decode_image(torch.cat([c['img'] for c in ch]), 'pt')
+        caps['gibbs'] = prompts[:1] + (pipe.decode_text(torch.cat([c['txt'] for c in ch[1:]])) if len(ch) > 1 else [])
+    return out, caps
+
+# %% ../../nbs/66_figures.ipynb #b7f1a0d2
+_FIG1_NAMES = dict(joint='joint pairs\np(x0, y0)', t2i='text-to-image\np(x0|y0)', i2t='image-to-text\np(y0|x0)',
+                   i='unconditional\nimages p(x0)', t='unconditional\ntexts p(y0)', i2t2i='image variation\n(of the i2t images)',
+                   t2i2t='text variation\nprompt -> caption', gibbs='blocked Gibbs\nchain', interpolate='interpolation\nreal a -> real b')
+
+def _figure1_row(fig, gs, r:int, t:str, o, caps:dict, prompts, real, n:int, rounds:int):
+    "Draw row `r` of Figure 1: task `t`'s images with their captions, or its texts."
+    if t in ('t', 't2i2t'):
+        ax = fig.add_subplot(gs[r, :]); ax.axis('off')
+        lines = o.text if t == 't' else [f'{p}  ->  {c}' for p, c in zip(prompts, o.text)]
+        ax.text(0, 1, '\n'.join(f'{k + 1}. {_clean(l, 110, 1)}' for k, l in enumerate(lines)), fontsize=5, va='top',
+                family='monospace')
+    elif t == 'gibbs':
+        for k in range(rounds):
+            _show(fig.add_subplot(gs[r, k]), o.images[k], f'round {k + 1}', ('from: ' if k == 0 else '') + caps['gibbs'][k])
+    elif t == 'interpolate':
+        ims = [real[0], *o.images, real[1]]
+        for k, im in enumerate(ims):
+            w = 'real' if k in (0, len(ims) - 1) else f'w={float(o.latents["weights"][k - 1]):.2f}'
+            _show(fig.add_subplot(gs[r, k]), im, w)
+    else:
+        ims = real[:n] if t == 'i2t' else o.images
+        for k in range(n):
+            _show(fig.add_subplot(gs[r, k]), ims[k], prompts[k] if t == 't2i' else None,
+                  o.text[k] if t in ('joint', 'i2t') else ('via: ' + o.text[k]) if t == 'i2t2i' else None)
+    y = gs[r, 0].get_position(fig)
+    fig.text(.08 / fig.get_figwidth(), (y.y0 + y.y1) / 2, _FIG1_NAMES[t], fontsize=6, va='center', weight='bold')
+
 # %% ../../nbs/66_figures.ipynb #cc58bb25
 def figure1(pipe:UniDiffuser,        # one pipeline; all tasks come from it
             out_path,                # PNG to write
             steps:int=10,            # DPM-Solver steps per task
             guidance_scale:float=3., # s of Eq. 8 (conditional tasks) and Eq. 9 (joint)
             seed:int=0,
-            real_images:torch.Tensor=None, # (B >= max(n, 2), 3, H, W) in [0, 1]; default: one Fashion-MNIST test image per class
+            real_images:torch.Tensor=None, # (B >= max(n, 2), 3, H, W) in [0, 1]; default: one test image per class
             prompts:list=None,       # n prompts; default: 'a photo of a <class>' style class prompts
             n:int=4,                 # samples per task
             rounds:int=3,            # Gibbs rounds
@@ -82,46 +129,15 @@ def figure1(pipe:UniDiffuser,        # one pipeline; all tasks come from it
     prompts = prompts[:n]
     real = _fmnist_subset(max(n, 2), one_per_class=True)[0] if real_images is None else real_images
     if not torch.is_tensor(real) or real.ndim != 4 or real.shape[0] < max(n, 2):
-        raise ValueError(f"real_images must be a (B >= {max(n, 2)}, 3, H, W) tensor in [0, 1]; got {getattr(real, 'shape', type(real))}")
-    kw, s = dict(steps=steps, output_type='pt'), float(guidance_scale)
-    args = dict(joint=dict(num_samples=n, scale=s), t2i=dict(prompt=prompts, scale=s),
-                i2t=dict(image=real[:n], scale=s), i=dict(num_samples=n), t=dict(num_samples=n),
-                i2t2i=dict(image=real[:n], scale=s), t2i2t=dict(prompt=prompts, scale=s),
-                gibbs=dict(prompt=prompts[:1], rounds=rounds, scale=s))
-    out = {t: pipe(t, generator=_gen(pipe, seed), **kw, **args[t]) for t in tasks if t != 'interpolate'}
-    if 'interpolate' in tasks:
-        out['interpolate'] = pipe.interpolate(real[0], real[1], num=n, scale=s, steps=steps, generator=_gen(pipe, seed), output_type='pt')
-    caps = {t: out[t].text for t in ('joint', 'i2t', 't', 'i2t2i', 't2i2t') if t in out}
-    if 'gibbs' in out:
-        ch = [c for c in out['gibbs'].latents['chain'] if 'img' in c]
-        gimg = pipe.decode_image(torch.cat([c['img'] for c in ch]), 'pt')
-        caps['gibbs'] = prompts[:1] + pipe.decode_text(torch.cat([c['txt'] for c in ch[1:]])) if len(ch) > 1 else prompts[:1]
-    widths = dict(t=1, t2i2t=1, gibbs=rounds, interpolate=n + 2)
-    cols, lw = max(widths.get(t, n) for t in tasks), 1.2
+        raise ValueError(f"real_images must be a (B >= {max(n, 2)}, 3, H, W) tensor in [0, 1]; "
+                         f"got {getattr(real, 'shape', type(real))}")
+    out, caps = _figure1_samples(pipe, tasks, prompts, real, n, float(guidance_scale), steps, seed, rounds)
+    cols, lw = max(dict(t=1, t2i2t=1, gibbs=rounds, interpolate=n + 2).get(t, n) for t in tasks), 1.2
     W, H = lw + cols * panel, len(tasks) * 1.5 * panel
     fig = plt.figure(figsize=(W, H))
-    gs = fig.add_gridspec(len(tasks), cols, left=lw / W, right=1 - .05 / W, top=1 - .15 / H, bottom=.25 / H, hspace=.9, wspace=.15)
-    names = dict(joint='joint pairs\np(x0, y0)', t2i='text-to-image\np(x0|y0)', i2t='image-to-text\np(y0|x0)',
-                 i='unconditional\nimages p(x0)', t='unconditional\ntexts p(y0)', i2t2i='image variation\n(of the i2t images)',
-                 t2i2t='text variation\nprompt -> caption', gibbs='blocked Gibbs\nchain', interpolate='interpolation\nreal a -> real b')
-    for r, t in enumerate(tasks):
-        o = out[t]
-        if t in ('t', 't2i2t'):
-            ax = fig.add_subplot(gs[r, :]); ax.axis('off')
-            lines = o.text if t == 't' else [f'{p}  ->  {c}' for p, c in zip(prompts, o.text)]
-            ax.text(0, 1, '\n'.join(f'{k + 1}. {_clean(l, 110, 1)}' for k, l in enumerate(lines)), fontsize=5, va='top', family='monospace')
-        elif t == 'gibbs':
-            for k in range(rounds): _show(fig.add_subplot(gs[r, k]), gimg[k], f'round {k + 1}', ('from: ' if k == 0 else '') + caps['gibbs'][k])
-        elif t == 'interpolate':
-            ims = [real[0], *o.images, real[1]]
-            for k, im in enumerate(ims): _show(fig.add_subplot(gs[r, k]), im, 'real' if k in (0, len(ims) - 1) else f'w={float(o.latents["weights"][k - 1]):.2f}')
-        else:
-            ims = real[:n] if t == 'i2t' else o.images
-            for k in range(n):
-                _show(fig.add_subplot(gs[r, k]), ims[k], prompts[k] if t == 't2i' else None,
-                      o.text[k] if t in ('joint', 'i2t') else ('via: ' + o.text[k]) if t == 'i2t2i' else None)
-        y = gs[r, 0].get_position(fig)
-        fig.text(.08 / W, (y.y0 + y.y1) / 2, names[t], fontsize=6, va='center', weight='bold')
+    gs = fig.add_gridspec(len(tasks), cols, left=lw / W, right=1 - .05 / W, top=1 - .15 / H, bottom=.25 / H,
+                          hspace=.9, wspace=.15)
+    for r, t in enumerate(tasks): _figure1_row(fig, gs, r, t, out[t], caps, prompts, real, n, rounds)
     nfe = sum(o.nfe for o in out.values())
     return dict(path=_save(fig, out_path, dpi, tasks=tasks, nfe=nfe), captions=caps, nfe=nfe, panels=len(fig.axes))
 
@@ -152,47 +168,49 @@ def fmnist_scorers(root='data/fmnist-cpu')->dict: # evaluator and text_embed for
     embed = lambda texts: F.normalize(proj(minilm_sentence(list(texts)).to(next(proj.parameters()))), dim=-1).float().cpu()
     return dict(evaluator=load_component(root / 'evaluator'), text_embed=embed)
 
+# %% ../../nbs/66_figures.ipynb #b7f1a0d3
+def _sweep_inputs(n:int, batch:int, scales, tasks, prompts, images, labels, seed:int)->tuple:
+    "Check `guidance_sweep`'s arguments; returns scales, prompts and images cycled to n, and labels (-1: none)."
+    from unidiffuser.fmnist.data import caption_class
+    scales = [float(s) for s in scales]
+    if not scales or any(s < 0 for s in scales):
+        raise ValueError(f"scales must be non-empty and >= 0, got {scales}; pass e.g. scales=(0, 1, 3, 5, 7)")
+    _check_n(n); _check_n(batch, 'batch')
+    bad = [t for t in tasks if t not in SWEEP_TASKS]
+    if bad or not tasks: raise ValueError(f"unknown or no tasks {bad}; choose a non-empty subset of {list(SWEEP_TASKS)}")
+    if prompts is None and images is None: images, prompts, labels = _fmnist_subset(n, seed)
+    if 't2i' in tasks and not prompts: raise ValueError("t2i needs prompts: pass prompts=[...] or drop 't2i' from tasks")
+    if 'i2t' in tasks and images is None:
+        raise ValueError("i2t needs images: pass images=(B, 3, H, W) with labels=, or drop 'i2t' from tasks")
+    if 'i2t' in tasks and labels is None and prompts is None:
+        raise ValueError("i2t accuracy needs labels: pass labels= (or paired prompts)")
+    prompts = [prompts[i % len(prompts)] for i in range(n)] if prompts else None
+    if images is not None: images = images[torch.arange(n) % len(images)]
+    if labels is None: labels = [caption_class(p) for p in prompts]
+    labels = torch.tensor([-1 if l is None else int(l) for l in labels])[torch.arange(n) % len(labels)]
+    return scales, prompts, images, labels
+
 # %% ../../nbs/66_figures.ipynb #65eec036
 @torch.no_grad()
 def guidance_sweep(pipe:UniDiffuser,
                    scales=(0, 1, 3, 5, 7),  # guidance scales s
                    n:int=200,               # prompts / images / joint samples per scale
                    steps:int=10, seed:int=0,# sampler steps; seed of the noise (and of the default test subset)
-                   evaluator=None,          # pixels (B, 3, H, W) -> class logits (optional `.features`); None: skip accuracy / agreement
-                   prompts:list=None,       # t2i prompts (cycled to n); default with images=None: n random Fashion-MNIST test captions
+                   evaluator=None,          # pixels (B, 3, H, W) -> class logits (optional `.features`); None: no accuracy
+                   prompts:list=None,       # t2i prompts (cycled to n); default with images=None: n random test captions
                    images:torch.Tensor=None,# i2t images (B, 3, H, W) in [0, 1] (cycled to n)
                    labels=None,             # classes of the prompts and images; default: the class each prompt names
-                   text_embed=None,         # list of str -> (B, D) embeddings in the image tower's space; None: skip CLIP score
+                   text_embed=None,         # list of str -> (B, D) embeddings in the image tower's space; None: no CLIP score
                    tasks=SWEEP_TASKS,       # subset of ('t2i', 'i2t', 'joint')
                    batch:int=100)->list:    # one dict per scale
     "t2i accuracy / CLIP-like score / diversity, i2t caption accuracy and joint agreement at each guidance scale."
-    from unidiffuser.fmnist.experiment import pairwise_diversity
-    from unidiffuser.fmnist.data import caption_class
+    from unidiffuser.fmnist.experiment import pairwise_diversity, sample_batched, caption_accuracy
     from unidiffuser.metrics import clip_score, class_accuracy
     from unidiffuser.fmnist.text_models import image_embeddings
-    scales = [float(s) for s in scales]
-    if not scales or any(s < 0 for s in scales): raise ValueError(f"scales must be non-empty and >= 0, got {scales}; pass e.g. scales=(0, 1, 3, 5, 7)")
-    _check_n(n); _check_n(batch, 'batch')
-    bad = [t for t in tasks if t not in SWEEP_TASKS]
-    if bad or not tasks: raise ValueError(f"unknown or no tasks {bad}; choose a non-empty subset of {list(SWEEP_TASKS)}")
-    if prompts is None and images is None: images, prompts, labels = _fmnist_subset(n, seed)
-    if 't2i' in tasks and not prompts: raise ValueError("t2i needs prompts: pass prompts=[...] or drop 't2i' from tasks")
-    if 'i2t' in tasks and images is None: raise ValueError("i2t needs images: pass images=(B, 3, H, W) with labels=, or drop 'i2t' from tasks")
-    if 'i2t' in tasks and labels is None and prompts is None: raise ValueError("i2t accuracy needs labels: pass labels= (or paired prompts)")
-    prompts = [prompts[i % len(prompts)] for i in range(n)] if prompts else None
-    if images is not None: images = images[torch.arange(n) % len(images)]
-    if labels is None: labels = [caption_class(p) for p in prompts]
-    labels = torch.tensor([-1 if l is None else int(l) for l in labels])[torch.arange(n) % len(labels)]
+    scales, prompts, images, labels = _sweep_inputs(n, batch, scales, tasks, prompts, images, labels, seed)
     temb = text_embed(prompts) if text_embed is not None and 't2i' in tasks else None
-    def run(mode, s, **a):  # batches with the same seeds at every scale: shared initial noise
-        ims, txt = [], []
-        for k, b in enumerate(range(0, n, batch)):
-            m = min(batch, n - b)
-            sl = {key: v[b:b + m] for key, v in a.items()}
-            o = pipe(mode, steps=steps, scale=s, output_type='pt', generator=_gen(pipe, seed + k), num_samples=m, **sl)
-            if o.images is not None: ims.append(o.images)
-            txt += o.text or []
-        return (torch.cat(ims) if ims else None), txt
+    # the same seeds at every scale: shared initial noise
+    run = lambda mode, s, **a: sample_batched(pipe, mode, n, batch=batch, seed=seed, steps=steps, scale=s, **a)
     classify = lambda x: evaluator(x).argmax(-1).cpu()
     rows = []
     for s in scales:
@@ -204,12 +222,10 @@ def guidance_sweep(pipe:UniDiffuser,
             if evaluator is not None: row['t2i_acc'] = class_accuracy(classify(x), labels)
             if temb is not None: row['t2i_clip'] = clip_score(emb, temb.to(emb)).mean().item()
             if feat is not None: row['t2i_diversity'] = pairwise_diversity(feat.cpu(), labels)
-        if 'i2t' in tasks:
-            _, caps = run('i2t', s, image=images)
-            row['i2t_acc'] = sum(caption_class(c) == int(l) for c, l in zip(caps, labels)) / n
+        if 'i2t' in tasks: row['i2t_acc'] = caption_accuracy(run('i2t', s, image=images)[1], labels)
         if 'joint' in tasks and evaluator is not None:
             x, caps = run('joint', s)
-            row['joint_agreement'] = sum(caption_class(c) == int(p) for c, p in zip(caps, classify(x))) / n
+            row['joint_agreement'] = caption_accuracy(caps, classify(x))
         rows.append(row)
     return rows
 
