@@ -20,7 +20,8 @@ SHIPPED = 'data/fmnist-cpu'  # the shipped model (a clone's folder, else the cop
 # %% ../nbs/90_cli.ipynb #51702e5f
 def build_parser()->argparse.ArgumentParser:
     "The `unidiffuser` command-line parser."
-    p = argparse.ArgumentParser(prog='unidiffuser', description="UniDiffuser companion: sample, train, evaluate and reproduce the paper's results.")
+    p = argparse.ArgumentParser(prog='unidiffuser', description="UniDiffuser companion: sample, train, evaluate and "
+                                "reproduce the paper's results.")
     sub = p.add_subparsers(dest='command', required=True)
     sm = sub.add_parser('sample', help='sample one mode of any model folder (ours, diffusers, official, hub id): '
                         'image grid, captions, record')
@@ -35,22 +36,29 @@ def build_parser()->argparse.ArgumentParser:
     sm.add_argument('--steps', type=int, default=None, help="solver steps (default: the model's)")
     sm.add_argument('--scale', type=float, default=None, help="the paper's guidance scale s (default: the model's)")
     sm.add_argument('--seed', type=int, default=0); sm.add_argument('--out', default='runs/sample')
-    d = sub.add_parser('demo', help='sample every mode from the shipped Fashion-MNIST model: an image grid and captions')
-    d.add_argument('--out', default='runs/demo'); d.add_argument('--steps', type=int, default=10, help='DPM-Solver steps per mode')
-    d.add_argument('--seed', type=int, default=0); d.add_argument('--scale', type=float, default=3., help='guidance scale s of the conditional modes')
+    d = sub.add_parser('demo', help='sample every mode from the shipped Fashion-MNIST model: '
+                       'an image grid and captions')
+    d.add_argument('--out', default='runs/demo')
+    d.add_argument('--steps', type=int, default=10, help='DPM-Solver steps per mode')
+    d.add_argument('--seed', type=int, default=0)
+    d.add_argument('--scale', type=float, default=3., help='guidance scale s of the conditional modes')
     sub.add_parser('train', add_help=False, help='train or fine-tune UniDiffuser on your image-text data: '
                    '`unidiffuser train --config FILE.yaml [--flag value ...]` (see `unidiffuser train --help`); '
-                   'the Fashion-MNIST experiment: `unidiffuser train all|vd|bespoke` (see `unidiffuser train all --help`)')
+                   'the Fashion-MNIST experiment: `unidiffuser train all|vd|bespoke` '
+                   '(see `unidiffuser train all --help`)')
     e = sub.add_parser('evaluate', help="measure the shipped model on the test split (the reproduction's targets)")
-    e.add_argument('--out', default='runs/evaluate'); e.add_argument('--n', type=int, default=200, help='test images / samples per measurement')
+    e.add_argument('--out', default='runs/evaluate')
+    e.add_argument('--n', type=int, default=200, help='test images / samples per measurement')
     e.add_argument('--steps', type=int, default=10); e.add_argument('--seed', type=int, default=0)
     e.add_argument('--scales', type=float, nargs='+', default=[0., 1., 3., 5.], help='text-to-image guidance scales')
     r = sub.add_parser('reproduce', help="reproduce a result of the paper and write its figures and metrics.json")
-    r.add_argument('target', choices=REPRODUCE_TARGETS, help="toy: theory on a Gaussian mixture; fig1, fig3, fig5, fig6, table1: Fashion-MNIST")
+    r.add_argument('target', choices=REPRODUCE_TARGETS,
+                   help="toy: theory on a Gaussian mixture; fig1, fig3, fig5, fig6, table1: Fashion-MNIST")
     r.add_argument('--out', default=None, help='output folder (default: runs/<target>)')
     r.add_argument('--preset', default='full', choices=['full', 'ci', 'smoke'], help='toy only: size of the run')
     r.add_argument('--n', type=int, default=200, help='samples per measurement (fig3, fig5, fig6, table1)')
-    r.add_argument('--steps', type=int, default=None, help='sampler steps (default: 10 for fig1/fig3, 20 for fig5/fig6/table1)')
+    r.add_argument('--steps', type=int, default=None,
+                   help='sampler steps (default: 10 for fig1/fig3, 20 for fig5/fig6/table1)')
     r.add_argument('--scales', type=float, nargs='+', default=None, help='guidance scales')
     r.add_argument('--seeds', type=int, nargs='+', default=[0, 1], help='sampling seeds (the spread is over these)')
     for s in (r, sm, d): s.add_argument('--quiet', action='store_true', help='no progress output')
@@ -61,19 +69,24 @@ EXPERIMENT_TRAIN = ('all', 'vd', 'bespoke', 'uvit')  # `unidiffuser train KIND`:
 
 def build_experiment_train_parser()->argparse.ArgumentParser:
     "The parser of `unidiffuser train all|vd|bespoke` (the generic `unidiffuser train --config ...` has its own)."
-    t = argparse.ArgumentParser(prog='unidiffuser train', description='The Fashion-MNIST experiment: every component from '
-                                'scratch (all), or a baseline on the shipped first stage (vd, bespoke). The joint U-ViT alone: '
-                                '`unidiffuser train --config configs/fmnist-cpu.yaml`.')
-    t.add_argument('kind', choices=EXPERIMENT_TRAIN, help='all: first stage, evaluator and U-ViT into --out, a folder to pass as '
-                   '--root; vd: Versatile Diffusion; bespoke: text-to-image-only U-ViT')
+    t = argparse.ArgumentParser(prog='unidiffuser train', description='The Fashion-MNIST experiment: every component '
+                                'from scratch (all), or a baseline on the shipped first stage (vd, bespoke). The joint '
+                                'U-ViT alone: `unidiffuser train --config configs/fmnist-cpu.yaml`.')
+    t.add_argument('kind', choices=EXPERIMENT_TRAIN, help='all: first stage, evaluator and U-ViT into --out, a '
+                   'folder to pass as --root; vd: Versatile Diffusion; bespoke: text-to-image-only U-ViT')
     t.add_argument('--out', default='runs/train'); t.add_argument('--preset', default='cpu', choices=['cpu', 'smoke'])
     t.add_argument('--steps', type=int, default=None, help="override the preset's optimizer steps (all: the U-ViT's)")
     t.add_argument('--n-train', type=int, default=None, help='first n train images (default: all 55k; smoke: 256)')
-    t.add_argument('--ship', action='store_true', help='vd, bespoke: save the weights into --root (replacing the shipped copy)')
-    t.add_argument('--init', default=None, help='bespoke: fine-tune from this checkpoint (a shipped folder, a run folder or an official .pth)')
-    t.add_argument('--freeze', nargs='+', default=[], help="parameter-name prefixes kept frozen while fine-tuning, e.g. patch_embed in_blocks")
-    t.add_argument('--weights', default='model', choices=['model', 'ema'], help='vd, bespoke: weights to save, raw (what ships) or the EMA')
-    t.add_argument('--root', default=SHIPPED, help='folder of the shipped checkpoints'); t.add_argument('--quiet', action='store_true', help='no progress output')
+    t.add_argument('--ship', action='store_true',
+                   help='vd, bespoke: save the weights into --root (replacing the shipped copy)')
+    t.add_argument('--init', default=None,
+                   help='bespoke: fine-tune from this checkpoint (a shipped folder, a run folder or an official .pth)')
+    t.add_argument('--freeze', nargs='+', default=[],
+                   help="parameter-name prefixes kept frozen while fine-tuning, e.g. patch_embed in_blocks")
+    t.add_argument('--weights', default='model', choices=['model', 'ema'],
+                   help='vd, bespoke: weights to save, raw (what ships) or the EMA')
+    t.add_argument('--root', default=SHIPPED, help='folder of the shipped checkpoints')
+    t.add_argument('--quiet', action='store_true', help='no progress output')
     return t
 
 # %% ../nbs/90_cli.ipynb #c9e1a002
@@ -86,7 +99,8 @@ def check_out(out)->Path:
     if not q.is_dir(): raise ValueError(f"--out {p}: {q} is a file, so the folder cannot be made; pass another folder")
     try:  # a real write: permission bits do not bind root, read-only mounts do
         fd, f = tempfile.mkstemp(dir=q, prefix='.unidiffuser-write-test-'); os.close(fd); os.remove(f)
-    except OSError as e: raise ValueError(f"--out {p}: cannot write in {q} ({e.strerror or e}); pass a writable folder") from None
+    except OSError as e:
+        raise ValueError(f"--out {p}: cannot write in {q} ({e.strerror or e}); pass a writable folder") from None
     return p
 
 def load_model(path=SHIPPED):
@@ -97,7 +111,8 @@ def load_model(path=SHIPPED):
     if p.is_dir() and not (p / INDEX_NAME).exists() and (p / 'uvit').is_dir() and (p / 'vae').is_dir():
         from unidiffuser.fmnist.experiment import load_fmnist_pipeline
         return load_fmnist_pipeline(p)
-    if p.is_dir() and not any(p.iterdir()): raise ValueError(f"{p} is empty: it has no {INDEX_NAME}; pass a model folder")
+    if p.is_dir() and not any(p.iterdir()):
+        raise ValueError(f"{p} is empty: it has no {INDEX_NAME}; pass a model folder")
     return UniDiffuser.from_pretrained(path)
 
 def sample_mode(pipe, mode:str, prompts=None, images=None, n_samples:int=1, steps:int=None, scale:float=None,
@@ -119,7 +134,8 @@ def image_grid(images:list, nrow:int, path)->str:
     return str(path)
 
 def _log(quiet, t0):
-    return (lambda m: None) if quiet else (lambda m: print(f"[{time.time() - t0:6.1f} s] {m}", file=sys.stderr, flush=True))
+    return ((lambda m: None) if quiet
+            else (lambda m: print(f"[{time.time() - t0:6.1f} s] {m}", file=sys.stderr, flush=True)))
 
 # %% ../nbs/90_cli.ipynb #c9e1a003
 def _sample(a)->dict:
@@ -159,7 +175,7 @@ def _sample(a)->dict:
 
 # %% ../nbs/90_cli.ipynb #fda152fe
 def _demo(a)->dict:
-    "Every mode of the shipped model on its example images and prompts: one grid (real | i2t2i | t2i | joint | i), captions."
+    "Every mode of the shipped model on its example images/prompts: a grid (real | i2t2i | t2i | joint | i), captions."
     from PIL import Image
     from unidiffuser.pipeline_io import shipped_model_path
     t0 = time.time(); log = _log(a.quiet, t0)
@@ -168,7 +184,8 @@ def _demo(a)->dict:
     pipe = load_model(a.root)
     if a.quiet: pipe.set_progress_bar_config(disable=True)
     ex = Path(a.root) / 'examples'
-    if not (ex / 'examples.json').exists(): ex = Path(shipped_model_path()) / 'examples'  # a training folder: the shipped ones
+    # a training folder: the shipped ones
+    if not (ex / 'examples.json').exists(): ex = Path(shipped_model_path()) / 'examples'
     meta = json.loads((ex / 'examples.json').read_text())
     real, prompts = [Image.open(ex / f).convert('RGB') for f in meta['images']], meta['prompts']
     r = {}
@@ -200,16 +217,20 @@ def _train(a)->dict:
                                           "unidiffuser train --config configs/fmnist-cpu.yaml")
     if a.kind == 'all':
         from unidiffuser.fmnist.end_to_end import train_all
-        if a.ship or a.init or a.freeze: raise ValueError("train all builds a new checkpoint folder (--out) from scratch: drop --ship / --init / --freeze")
+        if a.ship or a.init or a.freeze:
+            raise ValueError("train all builds a new checkpoint folder (--out) from scratch: "
+                             "drop --ship / --init / --freeze")
         return train_all(a.out, a.preset, uvit_steps=a.steps, n_train=a.n_train, progress=not a.quiet)
     from unidiffuser.fmnist.experiment import train_fmnist
-    return train_fmnist(a.kind, a.out, a.preset, a.steps, a.n_train, a.root, a.ship, a.init, tuple(a.freeze), a.weights, progress=not a.quiet)
+    return train_fmnist(a.kind, a.out, a.preset, a.steps, a.n_train, a.root, a.ship, a.init, tuple(a.freeze), a.weights,
+                        progress=not a.quiet)
 
 # %% ../nbs/90_cli.ipynb #6115e8d6
 def _evaluate(a)->dict:
     from unidiffuser.fmnist.experiment import evaluate, load_fmnist_pipeline
     check_out(a.out)
-    m = evaluate(load_fmnist_pipeline(a.root), n=a.n, steps=a.steps, guidance_scales=tuple(a.scales), seed=a.seed, root=a.root, fid_scales=(max(a.scales),))
+    m = evaluate(load_fmnist_pipeline(a.root), n=a.n, steps=a.steps, guidance_scales=tuple(a.scales), seed=a.seed,
+                 root=a.root, fid_scales=(max(a.scales),))
     Path(a.out).mkdir(parents=True, exist_ok=True)
     (Path(a.out) / 'metrics.json').write_text(json.dumps(m, indent=1))
     return {**{k: v for k, v in m.items() if k != 't2i'}, 't2i': m['t2i'], 'out': str(Path(a.out) / 'metrics.json')}
@@ -221,7 +242,9 @@ def _reproduce(a)->dict:
     if a.target == 'toy':
         from unidiffuser.toy import reproduce_toy, ToyConfig
         M = reproduce_toy(out, getattr(ToyConfig, a.preset)(), progress=not a.quiet)
-        return {'out': str(out), 'seconds': round(M['seconds']), 'mode energy distances': {k: f"{v['distance']:.4f} (floor {v['floor']:.4f})" for k, v in M['modes'].items()}}
+        return {'out': str(out), 'seconds': round(M['seconds']),
+                'mode energy distances': {k: f"{v['distance']:.4f} (floor {v['floor']:.4f})"
+                                          for k, v in M['modes'].items()}}
     if a.target in ('fig1', 'fig3'):
         from unidiffuser.fmnist.experiment import load_fmnist_pipeline
         from unidiffuser.fmnist import figures
@@ -233,11 +256,14 @@ def _reproduce(a)->dict:
         sc = figures.fmnist_scorers(a.root)
         sweeps = [figures.guidance_sweep(pipe, scales, n=a.n, steps=steps, seed=s, **sc) for s in a.seeds]
         rows = figures.summarize_sweeps(sweeps)
-        fig = figures.figure3(pipe, out / 'fig3_guidance.png', scales=scales, steps=steps, seed=a.seeds[0], metrics=rows)
-        (out / 'metrics.json').write_text(json.dumps(dict(n=a.n, steps=steps, seeds=a.seeds, rows=rows), indent=1, default=str))
+        fig = figures.figure3(pipe, out / 'fig3_guidance.png', scales=scales, steps=steps, seed=a.seeds[0],
+                              metrics=rows)
+        (out / 'metrics.json').write_text(json.dumps(dict(n=a.n, steps=steps, seeds=a.seeds, rows=rows), indent=1,
+                                                     default=str))
         return dict(figure=fig, table=figures.sweep_table(rows))
     from unidiffuser.fmnist.compare import reproduce_comparison
-    r = reproduce_comparison(out, (a.target,), n=a.n, steps=a.steps or 20, scales=tuple(a.scales or (0., 1., 3., 5.)), seeds=tuple(a.seeds), root=a.root, progress=not a.quiet)
+    r = reproduce_comparison(out, (a.target,), n=a.n, steps=a.steps or 20, scales=tuple(a.scales or (0., 1., 3., 5.)),
+                             seeds=tuple(a.seeds), root=a.root, progress=not a.quiet)
     return {k: v for k, v in r.items() if k in ('fig5', 'fig6', 'table1', 'seconds', 'n', 'steps', 'seeds')}
 
 # %% ../nbs/90_cli.ipynb #7f61d78a
@@ -250,7 +276,8 @@ def main(argv=None)->int:
         from unidiffuser.train import main as train_main
         return train_main(argv[1:])
     else: args = build_parser().parse_args(argv)
-    run = {'sample': _sample, 'demo': _demo, 'train': _train, 'evaluate': _evaluate, 'reproduce': _reproduce}[args.command]
+    run = {'sample': _sample, 'demo': _demo, 'train': _train, 'evaluate': _evaluate,
+           'reproduce': _reproduce}[args.command]
     try: res = run(args)
     except (ValueError, OSError) as e:
         print(f"unidiffuser {args.command}: error: {e}", file=sys.stderr)

@@ -19,18 +19,23 @@ from ..utils import check_scale
 # %% ../../nbs/74_applications.ipynb #8c9d9094
 APPLICATIONS = {
     'image_variation': dict(vd="vp('i2i'): image context -> image flow",
-                            unidiffuser="pipe('i2t2i'): i2t caption latent -> t2i (Sec. 5, latent handoff)", why_not=None),
+                            unidiffuser="pipe('i2t2i'): i2t caption latent -> t2i (Sec. 5, latent handoff)",
+                            why_not=None),
     'text_variation': dict(vd="vp('t2t'): text context -> text flow",
                            unidiffuser="pipe('t2i2t'): t2i image latent -> i2t", why_not=None),
     'dual': dict(vd="vp('dual'): text and image contexts mixed in every cross-attention layer",
-                 unidiffuser="unidiffuser_dual: product of the t2i conditionals on the prompt and on the image's caption latent", why_not=None),
+                 unidiffuser="unidiffuser_dual: product of the t2i conditionals on the prompt and on the image's "
+                 "caption latent", why_not=None),
     'edit_i2t2i': dict(vd="vp('i2t2i', edit=...): caption, edit, t2i (low-rank image context optional)",
                        unidiffuser="unidiffuser_edit_i2t2i: i2t, edit the caption, t2i from a fixed x_T", why_not=None),
-    'style_semantic': dict(vd="style_semantic: keep / remove the top-k principal components of the image tokens, then i2i",
-                           unidiffuser=None, why_not="UniDiffuser has no token-level image context: an image is one CLIP vector "
-                           "plus the VAE latent inside the diffused state, and variation goes through text; nothing to decompose"),
+    'style_semantic': dict(vd="style_semantic: keep / remove the top-k principal components of the image tokens, "
+                           "then i2i", unidiffuser=None,
+                           why_not="UniDiffuser has no token-level image context: an image is one CLIP vector plus "
+                           "the VAE latent inside the diffused state, and variation goes through text; nothing to "
+                           "decompose"),
     'joint': dict(vd=None, unidiffuser="pipe('joint'): image-text pairs from the joint noise predictor (Eq. 9)",
-                  why_not="VD has no joint flow: each flow outputs one modality given the other, so it cannot sample pairs"),
+                  why_not="VD has no joint flow: each flow outputs one modality given the other, so it cannot "
+                  "sample pairs"),
 }
 
 # %% ../../nbs/74_applications.ipynb #18c20b68
@@ -53,13 +58,15 @@ def check_application(app:str,   # a key of APPLICATIONS
     if how is None:
         ok = [a for a, d in APPLICATIONS.items() if d[model]]
         other = 'unidiffuser' if model == 'vd' else 'vd'
-        raise ValueError(f"{model} cannot run {app!r}: {APPLICATIONS[app]['why_not']}. {model} supports {ok}; run {app!r} with model={other!r}")
+        raise ValueError(f"{model} cannot run {app!r}: {APPLICATIONS[app]['why_not']}. {model} supports {ok}; "
+                         f"run {app!r} with model={other!r}")
     return how
 
 # %% ../../nbs/74_applications.ipynb #ad58d865
 def unidiffuser_edit_i2t2i(pipe:UniDiffuser,         # the UniDiffuser pipeline
                            image,                    # (B, 3, H, W) in [0, 1], PIL image or list
-                           edit=None,                # callable on the list of captions, e.g. lambda cs: [c.replace('shirt', 'dress') for c in cs]
+                           # callable on the list of captions, e.g. lambda cs: [c.replace('shirt', 'dress') for c in cs]
+                           edit=None,
                            guidance_scale:float=7.,  # s of both stages
                            steps:int=50,             # sampler steps per stage
                            generator=None,           # torch.Generator for image encoding, i2t, x_T and marginal noise
@@ -77,11 +84,13 @@ def unidiffuser_edit_i2t2i(pipe:UniDiffuser,         # the UniDiffuser pipeline
     caps = pipe.decode_text(y['txt'])
     new = list(edit(list(caps))) if edit is not None else list(caps)
     if len(new) != len(caps) or any(not isinstance(c, str) for c in new):
-        raise ValueError(f"edit must map the list of {len(caps)} captions to a list of {len(caps)} strings, got {new!r}")
+        raise ValueError(f"edit must map the list of {len(caps)} captions to a list of {len(caps)} strings, "
+                         f"got {new!r}")
     y_ed = pipe.encode_prompt(new)
     B, D = y_ed.shape[0], pipe.shapes['img'][0]
     if x_T is None: x_T = torch.cat([torch.randn((1, D), generator=g, device=g.device) for g in gens]).to(pipe.device)
-    if tuple(x_T.shape) != (B, D): raise ValueError(f"x_T must be ({B}, {D}), got {tuple(x_T.shape)}; pass the x_T returned by a previous call")
+    if tuple(x_T.shape) != (B, D):
+        raise ValueError(f"x_T must be ({B}, {D}), got {tuple(x_T.shape)}; pass the x_T returned by a previous call")
     out, n2 = pipe.sample_latents(['img'], {'txt': y_ed}, x_T=x_T, **kw)
     imgs = out['img'] if output_type == 'latent' else pipe.decode_image(out['img'], output_type)
     return dict(images=imgs, captions=caps, edited_captions=new, x_T=x_T, nfe=n1 + n2,
@@ -91,18 +100,23 @@ def unidiffuser_edit_i2t2i(pipe:UniDiffuser,         # the UniDiffuser pipeline
 def unidiffuser_dual_eps_fn(pipe:UniDiffuser,            # the UniDiffuser pipeline
                             prompt_latents:torch.Tensor, # (B, L, d) clean text latent of the prompt, y_txt
                             caption_latents:torch.Tensor,# (B, L, d) clean text latent of the image's caption, y_img
-                            image_strength:float=.5,     # lambda: weight of the image condition (0 text only, 1 image only)
+                            image_strength:float=.5,     # lambda: image-condition weight (0 text only, 1 image only)
                             guidance_scale:float=7.,     # s: eps_mix + s (eps_mix - eps_u)
                             generator=None,              # torch.Generator for the marginal branch's text noise
                             batch_branches:bool=True,    # one forward pass for the three branches
                             data_type:int=1):
     "Flat-state noise predictor of the product of the two t2i conditionals (prompt, image caption) with guidance."
     lam, s = float(image_strength), check_scale(guidance_scale, 'guidance_scale')
-    if not 0 <= lam <= 1: raise ValueError(f"image_strength must lie in [0, 1] (0: prompt only, 1: image only), got {image_strength}")
+    if not 0 <= lam <= 1:
+        raise ValueError(f"image_strength must lie in [0, 1] (0: prompt only, 1: image only), got {image_strength}")
     shp = tuple(pipe.shapes['txt'])
     for n, y in (('prompt_latents', prompt_latents), ('caption_latents', caption_latents)):
-        if tuple(y.shape[1:]) != shp: raise ValueError(f"{n} must be (B, {shp[0]}, {shp[1]}), got {tuple(y.shape)}; encode with pipe.encode_prompt / pipe('i2t')")
-    if prompt_latents.shape[0] != caption_latents.shape[0]: raise ValueError(f"batch sizes differ: prompt {prompt_latents.shape[0]}, caption {caption_latents.shape[0]}; repeat one")
+        if tuple(y.shape[1:]) != shp:
+            raise ValueError(f"{n} must be (B, {shp[0]}, {shp[1]}), got {tuple(y.shape)}; "
+                             "encode with pipe.encode_prompt / pipe('i2t')")
+    if prompt_latents.shape[0] != caption_latents.shape[0]:
+        raise ValueError(f"batch sizes differ: prompt {prompt_latents.shape[0]}, caption {caption_latents.shape[0]}; "
+                         "repeat one")
     net, T = uvit_eps_fn(pipe.uvit, data_type), pipe.sched.T
     ya, yb = prompt_latents.to(pipe.device, torch.float32), caption_latents.to(pipe.device, torch.float32)
     def eps_fn(x, t):
@@ -110,11 +124,13 @@ def unidiffuser_dual_eps_fn(pipe:UniDiffuser,            # the UniDiffuser pipel
         if B != ya.shape[0]: raise ValueError(f"the state has batch {B}, the conditions {ya.shape[0]}")
         full = lambda v: torch.full((B,), float(v), dtype=torch.float64, device=x.device)
         txt, tt = [ya.to(x), yb.to(x)], [full(0), full(0)]
-        if s > 0: txt.append(torch.randn((B, *shp), generator=generator, dtype=x.dtype, device=x.device)); tt.append(full(T))  # eps_y at T
+        if s > 0:  # eps_y at T
+            txt.append(torch.randn((B, *shp), generator=generator, dtype=x.dtype, device=x.device)); tt.append(full(T))
         k = len(txt)
         if batch_branches:
             eps_fn.nfe += 1
-            e = net({'img': x.repeat(k, 1), 'txt': torch.cat(txt)}, {'img': t.repeat(k), 'txt': torch.cat(tt)})['img'].chunk(k)
+            e = net({'img': x.repeat(k, 1), 'txt': torch.cat(txt)},
+                    {'img': t.repeat(k), 'txt': torch.cat(tt)})['img'].chunk(k)
         else:
             eps_fn.nfe += k
             e = [net({'img': x, 'txt': y}, {'img': t, 'txt': ty})['img'] for y, ty in zip(txt, tt)]
@@ -138,22 +154,26 @@ def unidiffuser_dual(pipe:UniDiffuser,             # the UniDiffuser pipeline
                      output_type:str='pt',         # 'pt', 'pil' or 'latent'
                      batch_branches:bool=True)->UniDiffuserOutput:
     "Text-and-image-guided generation with UniDiffuser: i2t caption latent of the image, then the dual-guided t2i."
-    if sampler not in ('dpm_solver', 'ddim'): raise ValueError(f"unknown sampler {sampler!r}; use 'dpm_solver' or 'ddim'")
-    if output_type not in ('pt', 'pil', 'latent'): raise ValueError(f"unknown output_type {output_type!r}; use 'pt', 'pil' or 'latent'")
+    if sampler not in ('dpm_solver', 'ddim'):
+        raise ValueError(f"unknown sampler {sampler!r}; use 'dpm_solver' or 'ddim'")
+    if output_type not in ('pt', 'pil', 'latent'):
+        raise ValueError(f"unknown output_type {output_type!r}; use 'pt', 'pil' or 'latent'")
     if prompt_latents is None:
         if prompt is None: raise ValueError("dual guidance needs a prompt: pass prompt='...' or prompt_latents=")
         prompt_latents = pipe.encode_prompt(prompt)
     nfe = 0
     if caption_latents is None:
         if image is None: raise ValueError("dual guidance needs an image: pass image= or caption_latents=")
-        r = pipe('i2t', image=image, scale=guidance_scale, steps=steps, sampler=sampler, generator=generator, output_type='latent')
+        r = pipe('i2t', image=image, scale=guidance_scale, steps=steps, sampler=sampler, generator=generator,
+                 output_type='latent')
         caption_latents, nfe = r.latents['txt'], r.nfe
     ya, yb = prompt_latents, caption_latents
     if ya.shape[0] == 1 and yb.shape[0] > 1: ya = ya.expand(yb.shape[0], -1, -1)
     if yb.shape[0] == 1 and ya.shape[0] > 1: yb = yb.expand(ya.shape[0], -1, -1)
     fn = unidiffuser_dual_eps_fn(pipe, ya, yb, image_strength, guidance_scale, generator, batch_branches)
     B, D = ya.shape[0], pipe.shapes['img'][0]
-    x = torch.randn(B, D, generator=generator, dtype=torch.float32, device=pipe.device) if x_T is None else x_T.to(pipe.device, torch.float32)
+    x = (torch.randn(B, D, generator=generator, dtype=torch.float32, device=pipe.device) if x_T is None
+         else x_T.to(pipe.device, torch.float32))
     if tuple(x.shape) != (B, D): raise ValueError(f"x_T must be ({B}, {D}), got {tuple(x.shape)}")
     x = (sample_dpm_solver if sampler == 'dpm_solver' else sample_ddim)(fn, x, pipe.sched, steps=steps)
     out = UniDiffuserOutput(latents={'img': x, 'txt': ya, 'caption': yb}, nfe=nfe + fn.nfe)
@@ -171,8 +191,10 @@ def style_semantic(vp:VDPipeline,            # the VD pipeline
                    sampler:str='ddim',       # VD's sampler
                    output_type:str='pt'      # 'pt', 'pil' or 'latent'
                   )->dict:                   # full, style {k: images}, semantic {k: images}, x_T, nfe
-    "VD's style/semantic disentanglement: image variation from the low-rank part (style) and the residual (semantics) of the image context."
-    if not isinstance(vp, VDPipeline): raise ValueError(f"style_semantic needs a VDPipeline, got {type(vp).__name__}; UniDiffuser has no token-level image context to decompose")
+    "VD's style/semantic split: i2i from the low-rank part (style) and the residual (semantics) of the image context."
+    if not isinstance(vp, VDPipeline):
+        raise ValueError(f"style_semantic needs a VDPipeline, got {type(vp).__name__}; "
+                         "UniDiffuser has no token-level image context to decompose")
     ks = [int(k) for k in ks]
     if not ks: raise ValueError("ks is empty; pass the numbers of components, e.g. ks=(1, 4, 16)")
     c = vp.image_context(image)
@@ -186,7 +208,8 @@ def style_semantic(vp:VDPipeline,            # the VD pipeline
         nfe += fn.nfe
         return z if output_type == 'latent' else vp.decode_image(z, output_type)
     out = dict(full=run(c), style={}, semantic={})
-    for k in ks: out['style'][k], out['semantic'][k] = run(lowrank_context(c, k, keep=True)), run(lowrank_context(c, k, keep=False))
+    for k in ks: out['style'][k], out['semantic'][k] = (run(lowrank_context(c, k, keep=True)),
+                                                        run(lowrank_context(c, k, keep=False)))
     return dict(**out, x_T=x_T, nfe=nfe)
 
 # %% ../../nbs/74_applications.ipynb #2e57776a
@@ -197,10 +220,12 @@ def run_application(app:str,      # a key of APPLICATIONS
     "Run a VD application on either model; unsupported pairs raise a ValueError naming what is supported."
     check_application(app, model)
     want = VDPipeline if model == 'vd' else UniDiffuser
-    if not isinstance(runner, want): raise ValueError(f"model={model!r} needs a {want.__name__} as runner, got {type(runner).__name__}")
+    if not isinstance(runner, want):
+        raise ValueError(f"model={model!r} needs a {want.__name__} as runner, got {type(runner).__name__}")
     if model == 'vd':
         if app == 'style_semantic': return style_semantic(runner, **kw)
-        return runner({'image_variation': 'i2i', 'text_variation': 't2t', 'dual': 'dual', 'edit_i2t2i': 'i2t2i'}[app], **kw)
+        return runner({'image_variation': 'i2i', 'text_variation': 't2t', 'dual': 'dual',
+                       'edit_i2t2i': 'i2t2i'}[app], **kw)
     if app == 'dual': return unidiffuser_dual(runner, **kw)
     if app == 'edit_i2t2i': return unidiffuser_edit_i2t2i(runner, **kw)
     mode = {'image_variation': 'i2t2i', 'text_variation': 't2i2t', 'joint': 'joint'}[app]

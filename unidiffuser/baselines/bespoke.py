@@ -22,11 +22,12 @@ def t2i_loss(eps_fn,                  # dict-interface noise predictor (e.g. `uv
              txt_uncond:torch.Tensor=None, # (1, L, d) latent of the empty caption (the unconditional branch)
              p_uncond:float=0.1       # probability of dropping the caption
             )->torch.Tensor:
-    "U-ViT's text-to-image objective on the joint network: image noised, text clean (t=0) or dropped; MSE on the image noise."
+    "U-ViT's t2i objective on the joint network: image noised, text clean (t=0) or dropped; MSE on the image noise."
     sched = sched or NoiseSchedule()
     if set(x0s) != {'img', 'txt'}: raise ValueError(f"t2i_loss wants 'img' and 'txt' latents, got {sorted(x0s)}")
     if not 0 <= p_uncond <= 1: raise ValueError(f"p_uncond must be a probability, got {p_uncond}")
-    if p_uncond > 0 and txt_uncond is None: raise ValueError("pass txt_uncond= (the empty caption's latent, e.g. pipe.encode_prompt([''])) or p_uncond=0")
+    if p_uncond > 0 and txt_uncond is None:
+        raise ValueError("pass txt_uncond= (the empty caption's latent, e.g. pipe.encode_prompt([''])) or p_uncond=0")
     x, y = x0s['img'], x0s['txt']
     n, dev = x.shape[0], x.device
     t = sample_timesteps(n, sched.T, False, generator, dev)

@@ -22,12 +22,15 @@ from ..utils import as_timesteps, check_scale
 from ..components import register_component_kind
 
 # %% ../../nbs/70_versatile_diffusion.ipynb #d8a8538f
-VD_FLOWS = {'t2i': ('img', 'txt'), 'i2i': ('img', 'img'), 'i2t': ('txt', 'img'), 't2t': ('txt', 'txt')}  # flow -> (output, context)
+# flow -> (output, context)
+VD_FLOWS = {'t2i': ('img', 'txt'), 'i2i': ('img', 'img'), 'i2t': ('txt', 'img'), 't2t': ('txt', 'txt')}
 
 # %% ../../nbs/70_versatile_diffusion.ipynb #30ae6507
 def vd_flow(flow:str)->tuple: # (output data stream, context stream)
     "The (output, context) streams of a VD flow; raises for unsupported flows."
-    if flow not in VD_FLOWS: raise ValueError(f"unsupported flow {flow!r}; Versatile Diffusion supports {list(VD_FLOWS)} (t2i text-to-image, i2i image variation, i2t image-to-text, t2t text variation)")
+    if flow not in VD_FLOWS:
+        raise ValueError(f"unsupported flow {flow!r}; Versatile Diffusion supports {list(VD_FLOWS)} "
+                         "(t2i text-to-image, i2i image variation, i2t image-to-text, t2t text variation)")
     return VD_FLOWS[flow]
 
 # %% ../../nbs/70_versatile_diffusion.ipynb #6ccc9250
@@ -43,7 +46,7 @@ class VDConfig:
     channels: int = 48          # model channels C (VD: 320)
     channel_mult: tuple = (1, 2, 2) # per level (VD: 1, 2, 4, 4)
     num_res_blocks: int = 2     # per level (VD: 2)
-    attn_levels: tuple = (True, True, False) # context layers after the res blocks of these levels (VD: all but the last)
+    attn_levels: tuple = (True, True, False) # context layers after the res blocks of these levels (VD: all but last)
     head_dim: int = 16          # attention head width (VD: 8 heads of 40 to 160)
     groups: int = 16            # GroupNorm groups (VD: 32)
     @classmethod
@@ -58,16 +61,22 @@ class VDConfig:
     def shape(self, out:str)->tuple:
         "Per-sample shape of a data stream's output: `'img'` (C, H, W) or `'txt'` (L, d)."
         if out not in ('img', 'txt'): raise ValueError(f"unknown data stream {out!r}; use 'img' or 'txt'")
-        return (self.latent_channels, self.latent_size, self.latent_size) if out == 'img' else (self.text_tokens, self.text_dim)
+        return ((self.latent_channels, self.latent_size, self.latent_size) if out == 'img'
+                else (self.text_tokens, self.text_dim))
 
 # %% ../../nbs/70_versatile_diffusion.ipynb #d92b41f6
 def layer_plan(cfg:VDConfig)->list:
     "VD's U-Net layer order shared by every stream: data layers `d`, context layers `c`, skip `save`/`load`."
     C, L = cfg.channels, len(cfg.channel_mult)
-    if len(cfg.attn_levels) != L: raise ValueError(f"attn_levels has {len(cfg.attn_levels)} entries for {L} levels; give one bool per channel_mult entry")
-    if cfg.latent_size % 2 ** (L - 1): raise ValueError(f"latent_size {cfg.latent_size} cannot be halved {L - 1} times; use fewer levels")
+    if len(cfg.attn_levels) != L:
+        raise ValueError(f"attn_levels has {len(cfg.attn_levels)} entries for {L} levels; "
+                         "give one bool per channel_mult entry")
+    if cfg.latent_size % 2 ** (L - 1):
+        raise ValueError(f"latent_size {cfg.latent_size} cannot be halved {L - 1} times; use fewer levels")
     bad = [m * C for m in cfg.channel_mult if (m * C) % cfg.groups or (m * C) % cfg.head_dim]
-    if bad: raise ValueError(f"channel widths {bad} must be multiples of groups={cfg.groups} and head_dim={cfg.head_dim}; change channels")
+    if bad:
+        raise ValueError(f"channel widths {bad} must be multiples of groups={cfg.groups} and head_dim={cfg.head_dim}; "
+                         "change channels")
     plan, chans, ch = [('d', 'in', 0, C), ('save',)], [C], C
     for lv, m in enumerate(cfg.channel_mult):
         for _ in range(cfg.num_res_blocks):
@@ -127,15 +136,19 @@ class VersatileDiffuser(nn.Module):
         self.time_proj = Timesteps(C, flip_sin_to_cos=True, downscale_freq_shift=0)  # VD/SD: [cos, sin]
         self.time_embed = TimestepEmbedding(C, 4 * C)                                 # global layers
         ds = [e for e in self.plan if e[0] == 'd']
-        self.data = nn.ModuleDict({s: nn.ModuleList([data_layer(s, k, i, o, cfg) for _, k, i, o in ds]) for s in ('img', 'txt')})
+        self.data = nn.ModuleDict({s: nn.ModuleList([data_layer(s, k, i, o, cfg) for _, k, i, o in ds])
+                                   for s in ('img', 'txt')})
         ctx_dim = {'img': cfg.img_ctx_dim, 'txt': cfg.txt_ctx_dim}
-        tf = lambda ch, s: Transformer2DModel(num_attention_heads=ch // cfg.head_dim, attention_head_dim=cfg.head_dim, in_channels=ch,
-                                              cross_attention_dim=ctx_dim[s], norm_num_groups=cfg.groups)
-        self.context = nn.ModuleDict({s: nn.ModuleList([tf(e[1], s) for e in self.plan if e[0] == 'c']) for s in ('img', 'txt')})
+        tf = lambda ch, s: Transformer2DModel(num_attention_heads=ch // cfg.head_dim, attention_head_dim=cfg.head_dim,
+                                              in_channels=ch, cross_attention_dim=ctx_dim[s],
+                                              norm_num_groups=cfg.groups)
+        self.context = nn.ModuleDict({s: nn.ModuleList([tf(e[1], s) for e in self.plan if e[0] == 'c'])
+                                      for s in ('img', 'txt')})
 
     def groups(self)->dict:
         "VD's parameter groups: global, data per output stream, context per condition stream."
-        return {'global': self.time_embed, **{f'data_{s}': m for s, m in self.data.items()}, **{f'context_{s}': m for s, m in self.context.items()}}
+        return {'global': self.time_embed, **{f'data_{s}': m for s, m in self.data.items()},
+                **{f'context_{s}': m for s, m in self.context.items()}}
 
     def forward(self, x:torch.Tensor,  # (B, C, H, W) noisy image latent or (B, L, d) noisy text latent
                 t,                     # (B,) or scalar timesteps in [0, T]
@@ -145,24 +158,31 @@ class VersatileDiffuser(nn.Module):
                )->torch.Tensor:        # predicted noise, shaped like x
         "Predict the noise of `x` through the `out` data stream, conditioned through the given context streams."
         shape = self.cfg.shape(out)
-        if tuple(x.shape[1:]) != shape: raise ValueError(f"x has per-sample shape {tuple(x.shape[1:])}, the {out!r} stream expects {shape}")
-        if not context or set(context) - set(self.context): raise ValueError(f"context must map some of {list(self.context)} to tokens, got keys {list(context or {})}")
+        if tuple(x.shape[1:]) != shape:
+            raise ValueError(f"x has per-sample shape {tuple(x.shape[1:])}, the {out!r} stream expects {shape}")
+        if not context or set(context) - set(self.context):
+            raise ValueError(f"context must map some of {list(self.context)} to tokens, "
+                             f"got keys {list(context or {})}")
         w = {k: 1. for k in context} if weights is None else {k: float(weights.get(k, 0.)) for k in context}
-        if any(v < 0 for v in w.values()) or sum(w.values()) <= 0: raise ValueError(f"mixing weights must be >= 0 with a positive sum, got {w}")
+        if any(v < 0 for v in w.values()) or sum(w.values()) <= 0:
+            raise ValueError(f"mixing weights must be >= 0 with a positive sum, got {w}")
         w = {k: v / sum(w.values()) for k, v in w.items()}
         B, dt = x.shape[0], self.time_embed.linear_1.weight.dtype
         emb = self.time_embed(self.time_proj(as_timesteps(t, B, device=x.device)).to(dt))
         data, ctx = iter(self.data[out]), {k: iter(self.context[k]) for k in context}
-        h, hs = (x if out == 'img' else x.transpose(1, 2)[..., None]).to(dt), []  # text: (B, d, L, 1), a position per token
+        # text: (B, d, L, 1), a position per token
+        h, hs = (x if out == 'img' else x.transpose(1, 2)[..., None]).to(dt), []
         for e in self.plan:
             if e[0] == 'save': hs.append(h)
             elif e[0] == 'load': h = torch.cat([h, hs.pop()], 1)
             elif e[0] == 'd': layer = next(data); h = layer(h, emb) if e[1] == 'res' else layer(h)
-            else: h = sum(w[k] * next(ctx[k])(h, encoder_hidden_states=c.to(dt), return_dict=False)[0] for k, c in context.items())
+            else: h = sum(w[k] * next(ctx[k])(h, encoder_hidden_states=c.to(dt), return_dict=False)[0]
+                          for k, c in context.items())
         return h if out == 'img' else h[..., 0].transpose(1, 2)
 
 # %% ../../nbs/70_versatile_diffusion.ipynb #eec923e5
-register_component_kind('VersatileDiffuser', 'unidiffuser.baselines.vd', 'VDConfig', frozen=True)  # `load_component` rebuilds it
+# `load_component` rebuilds it
+register_component_kind('VersatileDiffuser', 'unidiffuser.baselines.vd', 'VDConfig', frozen=True)
 
 # %% ../../nbs/70_versatile_diffusion.ipynb #e7277fd9
 def param_count(module:nn.Module)->int:
@@ -171,21 +191,24 @@ def param_count(module:nn.Module)->int:
 
 # %% ../../nbs/70_versatile_diffusion.ipynb #53de2016
 def vd_loss(model:VersatileDiffuser,
-            batch:dict,              # 'img', 'txt' clean latents; 'img_ctx', 'txt_ctx' contexts; optional '<ctx>_ctx_uncond'
+            batch:dict,              # clean latents 'img'/'txt', contexts 'img_ctx'/'txt_ctx', opt. '<ctx>_ctx_uncond'
             flow_weights:dict=None,  # flow -> weight (default: all four flows, weight 1)
             p_uncond:float=0.1,      # probability of replacing a context by the unconditional one (CFG training)
             sched:NoiseSchedule=None,
             generator=None,          # torch.Generator for timesteps, noise and dropout
             per_flow:bool=False      # also return each flow's mean squared error
            ):
-    "VD's joint multi-flow loss: weighted sum of each flow's noise-prediction MSE, contexts dropped with probability `p_uncond`."
+    "VD's multi-flow loss: weighted sum of per-flow noise-prediction MSE, contexts dropped with probability `p_uncond`."
     sched = sched or NoiseSchedule()
     w = {f: 1. for f in VD_FLOWS} if flow_weights is None else {f: float(v) for f, v in flow_weights.items()}
     for f in w: vd_flow(f)
-    if any(v < 0 for v in w.values()) or sum(w.values()) <= 0: raise ValueError(f"flow weights must be >= 0 with a positive sum, got {w}")
+    if any(v < 0 for v in w.values()) or sum(w.values()) <= 0:
+        raise ValueError(f"flow weights must be >= 0 with a positive sum, got {w}")
     if not 0 <= p_uncond <= 1: raise ValueError(f"p_uncond must be a probability in [0, 1], got {p_uncond}")
     need = sorted({k for f, v in w.items() if v > 0 for k in (VD_FLOWS[f][0], VD_FLOWS[f][1] + '_ctx')} - set(batch))
-    if need: raise ValueError(f"the batch lacks {need} needed by flows {[f for f, v in w.items() if v > 0]}; add them or set those flows' weights to 0")
+    if need:
+        raise ValueError(f"the batch lacks {need} needed by flows {[f for f, v in w.items() if v > 0]}; "
+                         "add them or set those flows' weights to 0")
     total, parts = 0., {}
     for f, wf in w.items():
         if wf == 0: continue
@@ -212,12 +235,16 @@ def _guided_eps_fn(model, out:str, context:dict, uncond:dict, weights, scale):
     ctx = {k: v.to(p) for k, v in context.items()}
     unc = {k: (torch.zeros_like(v) if uncond.get(k) is None else uncond[k].to(p)) for k, v in ctx.items()}
     for k in ctx:
-        if unc[k].shape[1:] != ctx[k].shape[1:]: raise ValueError(f"uncond context {k!r} has token shape {tuple(unc[k].shape[1:])}, the context has {tuple(ctx[k].shape[1:])}; encode both the same way")
+        if unc[k].shape[1:] != ctx[k].shape[1:]:
+            raise ValueError(f"uncond context {k!r} has token shape {tuple(unc[k].shape[1:])}, "
+                             f"the context has {tuple(ctx[k].shape[1:])}; encode both the same way")
     @torch.no_grad()
     def eps_fn(x, t):
         B = x.shape[0]
         c = {k: v.expand(B, -1, -1) if v.shape[0] == 1 else v for k, v in ctx.items()}
-        if any(v.shape[0] != B for v in c.values()): raise ValueError(f"contexts have batch {[v.shape[0] for v in c.values()]}, the state has {B}; pass 1 or {B} rows")
+        if any(v.shape[0] != B for v in c.values()):
+            raise ValueError(f"contexts have batch {[v.shape[0] for v in c.values()]}, the state has {B}; "
+                             f"pass 1 or {B} rows")
         xs = x.reshape(B, *shape).to(p)
         eps_fn.nfe += 1
         if s == 0: return model(xs, t, c, out, weights).reshape(B, -1).to(x.dtype)
@@ -254,10 +281,13 @@ def vd_sample(eps_fn,                      # from `vd_eps_fn` / `vd_dual_eps_fn`
         if n is None: raise ValueError("pass n (number of samples) or the initial noise x_T")
         x_T = torch.randn((n, *shape), generator=generator, device=eps_fn.device)
     n = x_T.shape[0]
-    if x_T[0].numel() != math.prod(shape): raise ValueError(f"x_T has {x_T[0].numel()} numbers per sample, the flow's output has shape {shape}")
-    if sampler == 'dpm_solver': return sample_dpm_solver(eps_fn, x_T.reshape(n, -1).float(), sched, steps=steps).reshape(n, *shape)
+    if x_T[0].numel() != math.prod(shape):
+        raise ValueError(f"x_T has {x_T[0].numel()} numbers per sample, the flow's output has shape {shape}")
+    if sampler == 'dpm_solver':
+        return sample_dpm_solver(eps_fn, x_T.reshape(n, -1).float(), sched, steps=steps).reshape(n, *shape)
     if sampler != 'ddim': raise ValueError(f"unknown sampler {sampler!r}; use 'ddim' or 'dpm_solver'")
-    return sample_ddim(eps_fn, x_T.reshape(n, -1).float(), sched, steps=steps, eta=eta, generator=generator).reshape(n, *shape)
+    return sample_ddim(eps_fn, x_T.reshape(n, -1).float(), sched, steps=steps, eta=eta,
+                       generator=generator).reshape(n, *shape)
 
 # %% ../../nbs/70_versatile_diffusion.ipynb #1d596f21
 def vd_dual_eps_fn(model:VersatileDiffuser,
@@ -268,7 +298,8 @@ def vd_dual_eps_fn(model:VersatileDiffuser,
                    txt_uncond=None, img_uncond=None, # unconditional contexts (default zeros; text: encoded '')
                    out:str='img')->callable:  # data stream to generate (VD: image)
     "Noise predictor conditioned on a text and an image, mixed at the attention level (VD's dual-guided flow)."
-    if not 0 <= image_strength <= 1: raise ValueError(f"image_strength must lie in [0, 1] (0: text only, 1: image only), got {image_strength}")
+    if not 0 <= image_strength <= 1:
+        raise ValueError(f"image_strength must lie in [0, 1] (0: text only, 1: image only), got {image_strength}")
     return _guided_eps_fn(model, out, {'txt': txt_context, 'img': img_context}, {'txt': txt_uncond, 'img': img_uncond},
                           {'txt': 1 - image_strength, 'img': image_strength}, scale)
 
@@ -282,7 +313,9 @@ def lowrank_context(c:torch.Tensor,     # (B, L, D) image context tokens
     "Project context tokens onto / away from their top-k principal components (VD's style/semantic focus)."
     if c.ndim != 3: raise ValueError(f"context must be (B, L, D), got {tuple(c.shape)}")
     head, x = (c[:, :1], c[:, 1:]) if skip_first else (c[:, :0], c)
-    if not 0 <= k <= min(x.shape[1:]): raise ValueError(f"k must lie in [0, {min(x.shape[1:])}] (the rank of the {x.shape[1]}x{x.shape[2]} token matrix), got {k}")
+    if not 0 <= k <= min(x.shape[1:]):
+        raise ValueError(f"k must lie in [0, {min(x.shape[1:])}] "
+                         f"(the rank of the {x.shape[1]}x{x.shape[2]} token matrix), got {k}")
     xf = x.float()
     mean = xf.mean(-1, keepdim=True)
     U, S, Vh = torch.linalg.svd(xf - mean, full_matrices=False)
@@ -309,7 +342,8 @@ def edit_text_latent(y:torch.Tensor,   # (B, L, d) text latents
 def vd_i2t2i(model:VersatileDiffuser,
              img_context:torch.Tensor,      # (B, L_i, D_i) image context of the source images
              to_text_context,               # callable: text latents (B, L, d) -> text context (B, L_t, D_t)
-             edit=None,                     # callable on text latents (e.g. `partial(edit_text_latent, neg=..., pos=...)`); None: no edit
+             # callable on text latents (e.g. `partial(edit_text_latent, neg=..., pos=...)`); None: no edit
+             edit=None,
              scale:float=0.,                # guidance scale s of both stages
              txt_uncond=None, img_uncond=None, # unconditional contexts (default zeros; text: encoded '')
              image_strength:float=0.,       # > 0: also mix the (low-rank) image context into t2i (VD: dual-context)
@@ -336,8 +370,10 @@ def vd_image_context(image_encoder,         # HF `CLIPVisionModelWithProjection`
                      images:torch.Tensor    # (B, 3, H, W) pixels in [0, 1]
                     )->torch.Tensor:        # (B, 1 + patches, projection_dim) context tokens
     "VD's image context: every CLIP vision token, projected and divided by the class token's norm."
-    if images.ndim != 4 or images.shape[1] != 3: raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
-    if images.min() < -1e-3 or images.max() > 1 + 1e-3: raise ValueError("pixels must lie in [0, 1]; pass (x + 1) / 2 for [-1, 1] images")
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+    if images.min() < -1e-3 or images.max() > 1 + 1e-3:
+        raise ValueError("pixels must lie in [0, 1]; pass (x + 1) / 2 for [-1, 1] images")
     p = next(image_encoder.parameters())
     px = processor(images=list(images.detach().float().cpu()), return_tensors='pt', do_rescale=False).pixel_values
     h = image_encoder.vision_model(pixel_values=px.to(p.device, p.dtype)).last_hidden_state

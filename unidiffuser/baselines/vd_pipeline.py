@@ -11,8 +11,8 @@ __all__ = ['VD_TASKS', 'check_vd_task', 'vd_config_for', 'VDPipeline']
 from dataclasses import asdict
 import torch
 from fastcore.basics import patch
-from .vd import (VersatileDiffuser, VDConfig, VD_FLOWS, vd_flow, vd_eps_fn, vd_dual_eps_fn, vd_sample,
-                            vd_image_context, vd_i2t2i, lowrank_context)
+from .vd import (VersatileDiffuser, VDConfig, VD_FLOWS, vd_flow, vd_eps_fn, vd_dual_eps_fn,
+                                      vd_sample, vd_image_context, vd_i2t2i, lowrank_context)
 from ..pipeline import UniDiffuser, UniDiffuserOutput
 
 # %% ../../nbs/73_vd_pipeline.ipynb #a5171f61
@@ -22,10 +22,13 @@ VD_TASKS = (*VD_FLOWS, 'dual', 'i2t2i')
 def check_vd_task(task:str)->str:
     "Validate a VD task name; the error names the supported tasks and why UniDiffuser-only modes are missing."
     if task in VD_TASKS: return task
-    why = {'joint': 'it has no joint flow', 'i': 'it has no unconditional image flow', 't': 'it has no unconditional text flow',
-           'gibbs': 'a Gibbs chain needs both conditionals of one joint model', 't2i2t': 'chain t2i and i2t yourself'}.get(task, 'unknown task')
-    raise ValueError(f"Versatile Diffusion cannot run {task!r} ({why}); it supports {list(VD_TASKS)}: t2i text-to-image, i2i image "
-                     "variation, i2t image-to-text, t2t text variation, dual text+image-guided generation, i2t2i editable image-to-text-to-image")
+    why = {'joint': 'it has no joint flow', 'i': 'it has no unconditional image flow',
+           't': 'it has no unconditional text flow',
+           'gibbs': 'a Gibbs chain needs both conditionals of one joint model',
+           't2i2t': 'chain t2i and i2t yourself'}.get(task, 'unknown task')
+    raise ValueError(f"Versatile Diffusion cannot run {task!r} ({why}); it supports {list(VD_TASKS)}: "
+                     "t2i text-to-image, i2i image variation, i2t image-to-text, t2t text variation, "
+                     "dual text+image-guided generation, i2t2i editable image-to-text-to-image")
 
 # %% ../../nbs/73_vd_pipeline.ipynb #c0ab2ec4
 def vd_config_for(pipe:UniDiffuser, # a UniDiffuser pipeline whose encoders / decoders VD will share
@@ -42,8 +45,9 @@ class VDPipeline:
     def __init__(self, vd:VersatileDiffuser, vae, image_encoder, clip_image_processor, text_encoder, clip_tokenizer,
                  caption_decoder, caption_tokenizer, sched=None):
         self.vd, self.sched = vd, sched
-        self._u = UniDiffuser(_ShapeOnly(vd.cfg), vae, image_encoder, clip_image_processor, text_encoder, clip_tokenizer,
-                              caption_decoder, caption_tokenizer, sched)  # reuses its encode / decode helpers
+        # reuses its encode / decode helpers
+        self._u = UniDiffuser(_ShapeOnly(vd.cfg), vae, image_encoder, clip_image_processor, text_encoder,
+                              clip_tokenizer, caption_decoder, caption_tokenizer, sched)
         self._unc = None
     @classmethod
     def from_unidiffuser(cls, vd:VersatileDiffuser, pipe:UniDiffuser):
@@ -60,7 +64,8 @@ class _ShapeOnly(torch.nn.Module):
     def __init__(self, c:VDConfig):
         super().__init__()
         from types import SimpleNamespace
-        self.cfg = SimpleNamespace(img_size=c.latent_size, in_chans=c.latent_channels, num_text_tokens=c.text_tokens, text_dim=c.text_dim, clip_img_dim=1)
+        self.cfg = SimpleNamespace(img_size=c.latent_size, in_chans=c.latent_channels, num_text_tokens=c.text_tokens,
+                                   text_dim=c.text_dim, clip_img_dim=1)
         self.anchor = torch.nn.Parameter(torch.zeros(0), requires_grad=False)
 
 # %% ../../nbs/73_vd_pipeline.ipynb #a8f3f20d
@@ -70,8 +75,10 @@ def text_context(self:VDPipeline, prompts)->torch.Tensor:
     from unidiffuser.encoders import clip_text_embed
     p = self._u; p.require('text_encoder', 'clip_tokenizer')
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-    if not prompts or any(not isinstance(s, str) for s in prompts): raise ValueError("pass a prompt string or a non-empty list of strings")
-    return clip_text_embed(p.text_encoder, p.clip_tokenizer, prompts, max_length=self.vd.cfg.text_tokens).to(self.device)
+    if not prompts or any(not isinstance(s, str) for s in prompts):
+        raise ValueError("pass a prompt string or a non-empty list of strings")
+    return clip_text_embed(p.text_encoder, p.clip_tokenizer, prompts,
+                           max_length=self.vd.cfg.text_tokens).to(self.device)
 
 # %% ../../nbs/73_vd_pipeline.ipynb #bd26a079
 @patch
@@ -79,7 +86,8 @@ def image_context(self:VDPipeline, images)->torch.Tensor:
     "Images ((B, 3, H, W) in [0, 1], PIL or a list) -> (B, 1 + patches, D) CLIP token context."
     from unidiffuser.encoders import images_to_tensor
     p = self._u; p.require('image_encoder', 'clip_image_processor')
-    px = images if torch.is_tensor(images) else images_to_tensor(images if isinstance(images, (list, tuple)) else [images])
+    px = (images if torch.is_tensor(images)
+          else images_to_tensor(images if isinstance(images, (list, tuple)) else [images]))
     return vd_image_context(p.image_encoder, p.clip_image_processor, px.float()).to(self.device)
 
 # %% ../../nbs/73_vd_pipeline.ipynb #534cf38d
@@ -103,35 +111,43 @@ def __call__(self:VDPipeline, task:str,        # one of VD_TASKS
              image=None,                       # image condition (i2i, i2t, dual, i2t2i)
              guidance_scale:float=3.,          # s (official UniDiffuser convention; VD's g = s + 1)
              steps:int=20, eta:float=0., generator=None,
-             sampler:str='ddim',               # 'ddim' (VD) or 'dpm_solver' (UniDiffuser's sampler, for equal-NFE comparisons)
-             image_strength:float=.5,          # dual: weight of the image context (VD's text_to_image_strength = 1 - this)
-             edit=None,                        # i2t2i: callable on the list of captions, e.g. lambda cs: [c.replace('dark', 'light') for c in cs]
+             sampler:str='ddim',               # 'ddim' (VD) or 'dpm_solver' (UniDiffuser's, for equal-NFE comparisons)
+             image_strength:float=.5,          # dual: image context weight (VD's text_to_image_strength = 1 - this)
+             # i2t2i: callable on the list of captions, e.g. lambda cs: [c.replace('dark', 'light') for c in cs]
+             edit=None,
              lowrank_k:int=None,               # i2t2i: keep the image context's top-k components for the mix
              x_T:torch.Tensor=None,            # fixed initial noise of the generated modality
              output_type:str='pt')->UniDiffuserOutput: # 'pt' / 'pil' images, or 'latent'
     "Run a Versatile Diffusion task; returns images and/or captions, latents and forward passes."
     check_vd_task(task)
-    if output_type not in ('pil', 'pt', 'latent'): raise ValueError(f"unknown output_type {output_type!r}; use 'pil', 'pt' or 'latent'")
-    need = {'t2i': ['prompt'], 't2t': ['prompt'], 'i2i': ['image'], 'i2t': ['image'], 'dual': ['prompt', 'image'], 'i2t2i': ['image']}[task]
+    if output_type not in ('pil', 'pt', 'latent'):
+        raise ValueError(f"unknown output_type {output_type!r}; use 'pil', 'pt' or 'latent'")
+    need = {'t2i': ['prompt'], 't2t': ['prompt'], 'i2i': ['image'], 'i2t': ['image'], 'dual': ['prompt', 'image'],
+            'i2t2i': ['image']}[task]
     for k in need:
         v = dict(prompt=prompt, image=image)[k]
-        if v is None or (isinstance(v, (list, tuple)) and len(v) == 0): raise ValueError(f"task {task!r} needs {k}=; pass {' and '.join(n + '=' for n in need)}")
+        if v is None or (isinstance(v, (list, tuple)) and len(v) == 0):
+            raise ValueError(f"task {task!r} needs {k}=; pass {' and '.join(n + '=' for n in need)}")
     kw = dict(steps=steps, eta=eta, sched=self.sched, generator=generator, sampler=sampler)
     if task == 'i2t2i':
         ci = self.image_context(image)
         def to_ctx(y): c = self._u.decode_text(y); return self.text_context(edit(c) if edit is not None else c)
-        r = vd_i2t2i(self.vd, ci, to_ctx, None, guidance_scale, self.uncond('txt'), None, image_strength if lowrank_k else 0.,
-                     lowrank_k, steps=steps, sched=self.sched, x_T_img=x_T, generator=generator)
-        out = UniDiffuserOutput(latents={'img': r['img'], 'txt': r['txt']}, nfe=r['nfe'], text=self._u.decode_text(r['txt']))
+        r = vd_i2t2i(self.vd, ci, to_ctx, None, guidance_scale, self.uncond('txt'), None,
+                     image_strength if lowrank_k else 0., lowrank_k, steps=steps, sched=self.sched, x_T_img=x_T,
+                     generator=generator)
+        out = UniDiffuserOutput(latents={'img': r['img'], 'txt': r['txt']}, nfe=r['nfe'],
+                                text=self._u.decode_text(r['txt']))
         if output_type != 'latent': out.images = self.decode_image(r['img'], output_type)
         return out
     if task == 'dual':
-        fn = vd_dual_eps_fn(self.vd, self.text_context(prompt), self.image_context(image), image_strength, guidance_scale, self.uncond('txt'))
+        fn = vd_dual_eps_fn(self.vd, self.text_context(prompt), self.image_context(image), image_strength,
+                            guidance_scale, self.uncond('txt'))
     else:
         o, c = vd_flow(task)
         ctx = self.text_context(prompt) if c == 'txt' else self.image_context(image)
         fn = vd_eps_fn(self.vd, task, ctx, self.uncond(c), guidance_scale)
-    B = (len(prompt) if isinstance(prompt, (list, tuple)) else 1) if prompt is not None else (image.shape[0] if torch.is_tensor(image) else len(image) if isinstance(image, (list, tuple)) else 1)
+    B = ((len(prompt) if isinstance(prompt, (list, tuple)) else 1) if prompt is not None
+         else (image.shape[0] if torch.is_tensor(image) else len(image) if isinstance(image, (list, tuple)) else 1))
     lat = vd_sample(fn, B, x_T, **kw)
     out = UniDiffuserOutput(latents={fn.out: lat}, nfe=fn.nfe)
     if fn.out == 'txt': out.text = self._u.decode_text(lat)

@@ -19,7 +19,8 @@ from ..loop import TrainResult, train_loop
 # %% ../../nbs/71_train_vd.ipynb #4ace796e
 @dataclass
 class VDTrainConfig:
-    "Training settings of the VD baseline (defaults: the `cpu` preset: `UViTTrainConfig.cpu()`'s batch and schedule shape, 3000 steps as the shipped VD)."
+    ("Training settings of the VD baseline (defaults: the `cpu` preset: `UViTTrainConfig.cpu()`'s batch and schedule "
+     "shape, 3000 steps as the shipped VD).")
     vd: dict = field(default_factory=dict)   # `VDConfig` fields over `VDConfig.cpu()`
     steps: int = 3000
     batch_size: int = 64          # samples per step, split evenly over the flows with positive weight
@@ -38,35 +39,45 @@ class VDTrainConfig:
     log_every: int = 25
     seed: int = 0
     def __post_init__(self):
-        self.betas, self.vd, self.flow_weights = tuple(self.betas), dict(self.vd), {k: float(v) for k, v in self.flow_weights.items()}
+        self.betas, self.vd, self.flow_weights = (tuple(self.betas), dict(self.vd),
+                                                  {k: float(v) for k, v in self.flow_weights.items()})
         for f in self.flow_weights:
-            if f not in VD_FLOWS: raise ValueError(f"unknown flow {f!r} in flow_weights; VD's flows are {list(VD_FLOWS)}")
+            if f not in VD_FLOWS:
+                raise ValueError(f"unknown flow {f!r} in flow_weights; VD's flows are {list(VD_FLOWS)}")
         k = sum(v > 0 for v in self.flow_weights.values())
-        if k == 0 or any(v < 0 for v in self.flow_weights.values()): raise ValueError(f"flow_weights must be >= 0 with one positive, got {self.flow_weights}")
-        if self.batch_size % k: raise ValueError(f"batch_size {self.batch_size} does not split over {k} flows; use a multiple of {k}")
-        if self.lr_decay not in ('constant', 'cosine'): raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {self.lr_decay!r}")
-        if self.mixed_precision not in ('no', 'bf16', 'fp16', 'auto'): raise ValueError(f"mixed_precision must be 'no', 'bf16', 'fp16' or 'auto', got {self.mixed_precision!r}")
+        if k == 0 or any(v < 0 for v in self.flow_weights.values()):
+            raise ValueError(f"flow_weights must be >= 0 with one positive, got {self.flow_weights}")
+        if self.batch_size % k:
+            raise ValueError(f"batch_size {self.batch_size} does not split over {k} flows; use a multiple of {k}")
+        if self.lr_decay not in ('constant', 'cosine'):
+            raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {self.lr_decay!r}")
+        if self.mixed_precision not in ('no', 'bf16', 'fp16', 'auto'):
+            raise ValueError(f"mixed_precision must be 'no', 'bf16', 'fp16' or 'auto', got {self.mixed_precision!r}")
     def vd_config(self)->VDConfig:
         "The network's `VDConfig` (`VDConfig.cpu()` updated by `vd`)."
-        return VDConfig(**{**asdict(VDConfig.cpu()), **{k: tuple(v) if isinstance(v, list) else v for k, v in self.vd.items()}})
+        return VDConfig(**{**asdict(VDConfig.cpu()),
+                           **{k: tuple(v) if isinstance(v, list) else v for k, v in self.vd.items()}})
     @classmethod
-    def smoke(cls): return cls(vd=asdict(VDConfig.tiny()), steps=6, batch_size=8, warmup=2, ema_decay=.9, checkpoint_every=3, log_every=1, mixed_precision='no')
+    def smoke(cls): return cls(vd=asdict(VDConfig.tiny()), steps=6, batch_size=8, warmup=2, ema_decay=.9,
+                               checkpoint_every=3, log_every=1, mixed_precision='no')
     @classmethod
     def cpu(cls): return cls()
 
 # %% ../../nbs/71_train_vd.ipynb #609e1067
 @torch.no_grad()
-def encode_vd_contexts(components,             # dict or pipeline with image_encoder, clip_image_processor, text_encoder, clip_tokenizer
+def encode_vd_contexts(components,             # holds image_encoder, clip_image_processor, text_encoder, clip_tokenizer
                        dataset,                # items dict(image=(C, H, W), caption=str), as for `encode_dataset`
                        text_tokens:int=16,     # text-encoder tokens (VDConfig.text_tokens)
                        batch_size:int=500,
                        image_range=(-1., 1.),  # value range of the dataset's images
-                       dtype=torch.float16)->dict: # img_ctx (N, 1 + patches, D_i), txt_ctx (N, L, D_t), txt_ctx_uncond (1, L, D_t)
+                       dtype=torch.float16
+                      )->dict: # img_ctx (N, 1 + patches, D_i), txt_ctx (N, L, D_t), txt_ctx_uncond (1, L, D_t)
     "VD's image and text contexts of every item of a dataset, plus the unconditional text context."
     from unidiffuser.baselines.vd import vd_image_context
     from unidiffuser.encoders import clip_text_embed
     get = lambda k: components[k] if isinstance(components, dict) else getattr(components, k)
-    ienc, proc, tenc, tok = (get(k) for k in ('image_encoder', 'clip_image_processor', 'text_encoder', 'clip_tokenizer'))
+    ienc, proc, tenc, tok = (get(k) for k in ('image_encoder', 'clip_image_processor', 'text_encoder',
+                                              'clip_tokenizer'))
     lo, hi = image_range
     ic, tc = [], []
     for s in range(0, len(dataset), batch_size):
@@ -76,9 +87,11 @@ def encode_vd_contexts(components,             # dict or pipeline with image_enc
         ic.append(vd_image_context(ienc, proc, px).to(dtype).cpu())
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # long captions are truncated to text_tokens, as for the U-ViT's latents
-            tc.append(clip_text_embed(tenc, tok, [it['caption'] for it in items], max_length=text_tokens).to(dtype).cpu())
+            tc.append(clip_text_embed(tenc, tok, [it['caption'] for it in items],
+                                      max_length=text_tokens).to(dtype).cpu())
     if not ic: raise ValueError("the dataset is empty: nothing to encode; check the split or folder")
-    return dict(img_ctx=torch.cat(ic), txt_ctx=torch.cat(tc), txt_ctx_uncond=clip_text_embed(tenc, tok, [''], max_length=text_tokens).float().cpu())
+    return dict(img_ctx=torch.cat(ic), txt_ctx=torch.cat(tc),
+                txt_ctx_uncond=clip_text_embed(tenc, tok, [''], max_length=text_tokens).float().cpu())
 
 # %% ../../nbs/71_train_vd.ipynb #7fc7308d
 def vd_batch(latents:dict,  # img (N, C*H*W + D), txt, img_ctx, txt_ctx[, img_std, txt_ctx_uncond]
@@ -86,11 +99,14 @@ def vd_batch(latents:dict,  # img (N, C*H*W + D), txt, img_ctx, txt_ctx[, img_st
              rank:int=0, world:int=1, device=None)->tuple: # (batch dict for `vd_loss`, indices, generator)
     "This process's VD batch at `step`: the U-ViT trainer's rows, image latent reshaped, contexts attached."
     need = {'img', 'txt', 'img_ctx', 'txt_ctx'} - set(latents)
-    if need: raise ValueError(f"the latents lack {sorted(need)}; encode the VD contexts (vd_image_context, clip_text_embed) beside encode_dataset's output")
+    if need:
+        raise ValueError(f"the latents lack {sorted(need)}; encode the VD contexts (vd_image_context, clip_text_embed) "
+                         "beside encode_dataset's output")
     x, idx, g, _ = latent_batch(latents, step, cfg.batch_size, cfg.seed, rank, world, cfg.sample_posterior, device)
     C, H = vcfg.latent_channels, vcfg.latent_size
     b = dict(img=x['img'][:, :C * H * H].reshape(-1, C, H, H), txt=x['txt'],
-             img_ctx=latents['img_ctx'][idx].to(device, torch.float32), txt_ctx=latents['txt_ctx'][idx].to(device, torch.float32))
+             img_ctx=latents['img_ctx'][idx].to(device, torch.float32),
+             txt_ctx=latents['txt_ctx'][idx].to(device, torch.float32))
     if 'txt_ctx_uncond' in latents: b['txt_ctx_uncond'] = latents['txt_ctx_uncond'][:1].to(device, torch.float32)
     return b, idx, g
 
@@ -103,7 +119,8 @@ def vd_train_loss(model,            # a `VersatileDiffuser` (or its DDP wrapper'
     "VD's weighted multi-flow loss with the batch split into one equal part per flow with positive weight."
     flows = [f for f, w in cfg.flow_weights.items() if w > 0]
     n = batch['img'].shape[0] // len(flows)
-    if n == 0: raise ValueError(f"a batch of {batch['img'].shape[0]} rows cannot feed {len(flows)} flows; raise batch_size")
+    if n == 0:
+        raise ValueError(f"a batch of {batch['img'].shape[0]} rows cannot feed {len(flows)} flows; raise batch_size")
     total, parts = 0., {}
     for i, f in enumerate(flows):
         part = {k: (v if k.endswith('_uncond') else v[i * n:(i + 1) * n]) for k, v in batch.items()}
@@ -114,7 +131,7 @@ def vd_train_loss(model,            # a `VersatileDiffuser` (or its DDP wrapper'
 
 # %% ../../nbs/71_train_vd.ipynb #b78a1077
 def train_vd(model:VersatileDiffuser=None, # network to train; None: built from `cfg.vd`
-             latents=None,                 # dict or `save_latents` file with img, txt, img_ctx, txt_ctx (see `vd_batch`)
+             latents=None,                 # dict or `save_latents` file: img, txt, img_ctx, txt_ctx (see `vd_batch`)
              cfg:VDTrainConfig=None,
              out_dir='vd_run',             # checkpoint/, config.json and log.jsonl
              resume:bool=True,             # continue from out_dir/checkpoint when there is one
@@ -122,20 +139,24 @@ def train_vd(model:VersatileDiffuser=None, # network to train; None: built from 
              progress:bool=True,
              callback=None                 # callback(step, info) after every step; info: loss, per-flow losses
             )->TrainResult:
-    "Train Versatile Diffusion's four flows on precomputed latents with `train_loop`, the U-ViT's loop: accelerate, AdamW, warm-up, EMA, resumable atomic checkpoints."
+    ("Train Versatile Diffusion's four flows on precomputed latents with `train_loop`, the U-ViT's loop: accelerate, "
+     "AdamW, warm-up, EMA, resumable atomic checkpoints.")
     cfg = cfg or VDTrainConfig()
-    if latents is None: raise ValueError("pass latents= (encode_dataset output plus img_ctx / txt_ctx, or a save_latents file)")
+    if latents is None:
+        raise ValueError("pass latents= (encode_dataset output plus img_ctx / txt_ctx, or a save_latents file)")
     if isinstance(latents, (str, os.PathLike)): latents = load_latents(latents)
     model = model if model is not None else VersatileDiffuser(cfg.vd_config())
     v = model.cfg
     if len(latents['img']) == 0: raise ValueError("the latents hold no samples; encode a non-empty dataset")
     want = {'txt': v.shape('txt'), 'img_ctx': (v.img_ctx_dim,), 'txt_ctx': (v.txt_ctx_dim,)}
-    got = {'txt': tuple(latents['txt'].shape[1:]), 'img_ctx': tuple(latents['img_ctx'].shape[2:]), 'txt_ctx': tuple(latents['txt_ctx'].shape[2:])}
+    got = {'txt': tuple(latents['txt'].shape[1:]), 'img_ctx': tuple(latents['img_ctx'].shape[2:]),
+           'txt_ctx': tuple(latents['txt_ctx'].shape[2:])}
     if got != want or latents['img'].shape[1] < math.prod(v.shape('img')):
-        raise ValueError(f"latent shapes {got} (img {tuple(latents['img'].shape[1:])}) do not fit the network's {want} (img {v.shape('img')}); encode with matching encoders or fix cfg.vd")
+        raise ValueError(f"latent shapes {got} (img {tuple(latents['img'].shape[1:])}) do not fit the network's {want} "
+                         f"(img {v.shape('img')}); encode with matching encoders or fix cfg.vd")
     def batch_fn(step, rank, world, device): return vd_batch(latents, step, cfg, v, rank, world, device)
     def step_loss(net, b, sched): return vd_train_loss(net, b[0], cfg, sched, b[2], per_flow=True)
     def on_step(done, i):
         if callback is not None: callback(done, dict(loss=i['loss'], parts=i['parts']))
-    return train_loop(model, cfg, {**asdict(cfg), 'vd': asdict(v)}, batch_fn, step_loss, out_dir, resume, accelerator, progress,
-                      key='vd', on_step=on_step, desc='train_vd')
+    return train_loop(model, cfg, {**asdict(cfg), 'vd': asdict(v)}, batch_fn, step_loss, out_dir, resume, accelerator,
+                      progress, key='vd', on_step=on_step, desc='train_vd')
