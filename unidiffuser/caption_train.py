@@ -35,14 +35,15 @@ class CaptionTrainConfig:
     freeze_encode_prefix: bool = True
     def __post_init__(self):
         self.betas = tuple(self.betas)
-        if self.steps < 1 or self.batch_size < 1: raise ValueError(f"caption decoder steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}")
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError(f"caption decoder steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}")
 
 # %% ../nbs/36_caption_training.ipynb #a3ca5c91
 def _mix(*xs)->int: return int.from_bytes(hashlib.blake2b(repr(xs).encode(), digest_size=8).digest(), 'little') >> 2
 
-def train_caption_decoder(pipe,                    # a `UniDiffuser` (text encoder, clip tokenizer, caption decoder and tokenizer)
-                          captions:list,           # training captions (repeats allowed; each distinct one is encoded once)
-                          out_dir,                 # checkpoints and log.jsonl
+def train_caption_decoder(pipe,          # a `UniDiffuser` (text encoder, clip tokenizer, caption decoder and tokenizer)
+                          captions:list, # training captions (repeats allowed; each distinct one is encoded once)
+                          out_dir,       # checkpoints and log.jsonl
                           cfg:CaptionTrainConfig=None,
                           accelerator=None, progress:bool=True, resume=True):
     "Fine-tune the caption decoder on `captions` through `train_loop`; returns its `TrainResult` (decoder in `.model`)."
@@ -61,7 +62,8 @@ def train_caption_decoder(pipe,                    # a `UniDiffuser` (text encod
                             for i in range(0, len(uniq), 256)]).float().cpu()
     tokens, mask = tokenize_captions(pipe.caption_tokenizer, uniq, max_len=dec.cfg.n_positions - L)
     if len(pipe.caption_tokenizer) > dec.cfg.vocab_size:
-        raise ValueError(f"the caption tokenizer has {len(pipe.caption_tokenizer)} tokens, the decoder {dec.cfg.vocab_size}")
+        raise ValueError(f"the caption tokenizer has {len(pipe.caption_tokenizer)} tokens, "
+                         f"the decoder {dec.cfg.vocab_size}")
     pos = torch.tensor([uniq.index(c) for c in caps]) if len(uniq) < len(caps) else torch.arange(len(caps))
     dec.requires_grad_(True)
     if cfg.freeze_encode_prefix: dec.encode_prefix.requires_grad_(False)
@@ -69,7 +71,8 @@ def train_caption_decoder(pipe,                    # a `UniDiffuser` (text encod
     @functools.lru_cache(maxsize=4)
     def perm(epoch): return torch.randperm(N, generator=torch.Generator().manual_seed(_mix(cfg.seed, epoch)))
     def batch_fn(step, rank, world, device):
-        if cfg.batch_size % world: raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
+        if cfg.batch_size % world:
+            raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
         b = cfg.batch_size // world
         p = step * cfg.batch_size + rank * b + torch.arange(b)
         j = pos[torch.stack([perm(int(e))[int(i)] for e, i in zip(p // N, p % N)])]
@@ -79,7 +82,7 @@ def train_caption_decoder(pipe,                    # a `UniDiffuser` (text encod
         t, s, m = b
         return net(t, s, mask=m, labels=t).loss, {}
     conf = dict(caption_decoder=asdict(dec.cfg), train=asdict(cfg), captions=len(caps), distinct=len(uniq))
-    res = train_loop(dec, cfg, conf, batch_fn, loss_fn, out_dir, resume=resume, accelerator=accelerator, progress=progress,
-                     key='caption_decoder', desc='caption decoder', numbered_checkpoints=True)
+    res = train_loop(dec, cfg, conf, batch_fn, loss_fn, out_dir, resume=resume, accelerator=accelerator,
+                     progress=progress, key='caption_decoder', desc='caption decoder', numbered_checkpoints=True)
     res.model.eval().requires_grad_(False)
     return res

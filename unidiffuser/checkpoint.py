@@ -24,7 +24,7 @@ def _sha(path)->str:
 
 # %% ../nbs/37_checkpoints.ipynb #2e53ee4d
 def save_checkpoint(ckpt_dir, model, ema, opt, lr_sched, step:int, config:dict, extra:dict=None)->str:
-    "Write model, EMA, optimizer, lr scheduler, step, RNG states, config (and JSON `extra`) atomically; tensors in safetensors."
+    "Atomically save model, EMA, optimizer, lr scheduler, step, RNGs, config, JSON `extra`; tensors in safetensors."
     from safetensors.torch import save_file
     ckpt_dir = os.path.abspath(str(ckpt_dir)); tmp, old = f'{ckpt_dir}.tmp{os.getpid()}', f'{ckpt_dir}.old'
     parent, base = os.path.split(ckpt_dir); os.makedirs(parent, exist_ok=True)
@@ -36,11 +36,14 @@ def save_checkpoint(ckpt_dir, model, ema, opt, lr_sched, step:int, config:dict, 
     if torch.cuda.is_available(): rng.update({f'cuda{i}': s for i, s in enumerate(torch.cuda.get_rng_state_all())})
     parts = {'model': model.state_dict(), 'ema': ema.state_dict(), 'rng': rng,
              'optimizer': {f'{i}.{k}': v for i, s in osd['state'].items() for k, v in s.items()}}
-    for name, sd in parts.items():  # clone: some diffusers layers alias one weight under two names (Downsample2D conv / Conv2d_0)
-        save_file({k: v.detach().cpu().clone().contiguous() for k, v in sd.items()}, os.path.join(tmp, f'{name}.safetensors'))
+    # clone: some diffusers layers alias one weight under two names (Downsample2D conv / Conv2d_0)
+    for name, sd in parts.items():
+        save_file({k: v.detach().cpu().clone().contiguous() for k, v in sd.items()},
+                  os.path.join(tmp, f'{name}.safetensors'))
     with open(os.path.join(tmp, 'config.json'), 'w') as f: json.dump(config, f, indent=1)
-    state = dict(step=int(step), lr_scheduler=lr_sched.state_dict(), param_groups=osd['param_groups'], python_rng=random.getstate(),
-                 numpy_rng=[ns[0], ns[2], ns[3], ns[4]], sha256={n: _sha(os.path.join(tmp, f'{n}.safetensors')) for n in _CKPT_FILES}, extra=extra or {})
+    state = dict(step=int(step), lr_scheduler=lr_sched.state_dict(), param_groups=osd['param_groups'],
+                 python_rng=random.getstate(), numpy_rng=[ns[0], ns[2], ns[3], ns[4]],
+                 sha256={n: _sha(os.path.join(tmp, f'{n}.safetensors')) for n in _CKPT_FILES}, extra=extra or {})
     with open(os.path.join(tmp, 'state.json'), 'w') as f: json.dump(state, f)
     if os.path.exists(ckpt_dir): shutil.rmtree(old, ignore_errors=True); os.replace(ckpt_dir, old)
     os.replace(tmp, ckpt_dir)
@@ -49,41 +52,54 @@ def save_checkpoint(ckpt_dir, model, ema, opt, lr_sched, step:int, config:dict, 
 
 # %% ../nbs/37_checkpoints.ipynb #51267769
 def read_checkpoint(ckpt_dir)->tuple:
-    "Read and verify a checkpoint folder: (state dict of JSON fields, {part: tensors}, config); clear errors when corrupt."
+    "Read and verify a checkpoint: (state dict of JSON fields, {part: tensors}, config); clear errors when corrupt."
     from safetensors.torch import load_file
     try:
         with open(os.path.join(ckpt_dir, 'state.json')) as f: state = json.load(f)
         with open(os.path.join(ckpt_dir, 'config.json')) as f: config = json.load(f)
-    except (OSError, ValueError) as e: raise ValueError(f"checkpoint {ckpt_dir} is incomplete or corrupt ({e}); delete it to start over or restore a backup") from e
+    except (OSError, ValueError) as e:
+        raise ValueError(f"checkpoint {ckpt_dir} is incomplete or corrupt ({e}); "
+                         "delete it to start over or restore a backup") from e
     parts = {}
     for n in _CKPT_FILES:
         p = os.path.join(ckpt_dir, f'{n}.safetensors')
         if not os.path.exists(p) or _sha(p) != state.get('sha256', {}).get(n):
-            raise ValueError(f"checkpoint file {p} is missing, truncated or corrupt (sha256 mismatch); delete the checkpoint or restore a backup")
+            raise ValueError(f"checkpoint file {p} is missing, truncated or corrupt (sha256 mismatch); "
+                             "delete the checkpoint or restore a backup")
         parts[n] = load_file(p)
     return state, parts, config
 
 # %% ../nbs/37_checkpoints.ipynb #5a5ab5ef
 def restore_checkpoint(ckpt_dir, uvit, ema, opt, lr_sched, key:str='uvit')->tuple:
-    "Load a checkpoint into freshly built training objects (a `UViT`, or any module with a dataclass `cfg` under `config[key]`); returns its step and config."
+    "Load a checkpoint into new training objects (the net's dataclass `cfg` must match `config[key]`): (step, config)."
     from unidiffuser.convert import load_uvit_state_dict
     state, parts, config = read_checkpoint(ckpt_dir)
     try:
         adapted = any('lora_' in k for k in parts['model'])   # peft adapters injected: the names are peft's
         if isinstance(uvit, UViT) and not adapted: load_uvit_state_dict(uvit, parts['model'])
         else: uvit.load_state_dict(parts['model'], strict=True)
-    except (ValueError, RuntimeError) as e: raise ValueError(f"{ckpt_dir} was written for another network: {e}; train in a new out_dir or pass resume=False") from e
+    except (ValueError, RuntimeError) as e:
+        raise ValueError(f"{ckpt_dir} was written for another network: {e}; "
+                         "train in a new out_dir or pass resume=False") from e
     ign = ('use_checkpoint',)
-    diff = {k: (v, getattr(uvit.cfg, k)) for k, v in config.get(key, {}).items() if k not in ign and json.loads(json.dumps(getattr(uvit.cfg, k, v))) != v}
-    if diff: raise ValueError(f"{ckpt_dir} was written for another {type(uvit.cfg).__name__}: (checkpoint, model) {diff}; train in a new out_dir or match the config")
+    diff = {k: (v, getattr(uvit.cfg, k)) for k, v in config.get(key, {}).items()
+            if k not in ign and json.loads(json.dumps(getattr(uvit.cfg, k, v))) != v}
+    if diff:
+        raise ValueError(f"{ckpt_dir} was written for another {type(uvit.cfg).__name__}: (checkpoint, model) {diff}; "
+                         "train in a new out_dir or match the config")
     ema.load_state_dict(parts['ema'])
     osd = {'state': {}, 'param_groups': [{**g, 'betas': tuple(g['betas'])} for g in state['param_groups']]}
     for k, v in parts['optimizer'].items(): i, name = k.split('.', 1); osd['state'].setdefault(int(i), {})[name] = v
     try: opt.load_state_dict(osd)
-    except ValueError as e: raise ValueError(f"optimizer state of {ckpt_dir} does not fit ({e}); the freeze list differs from the checkpoint's") from e
+    except ValueError as e:
+        raise ValueError(f"optimizer state of {ckpt_dir} does not fit ({e}); "
+                         "the freeze list differs from the checkpoint's") from e
     lr_sched.load_state_dict(state['lr_scheduler'])
     torch.set_rng_state(parts['rng']['torch'])
-    if torch.cuda.is_available(): torch.cuda.set_rng_state_all([parts['rng'][f'cuda{i}'] for i in range(torch.cuda.device_count()) if f'cuda{i}' in parts['rng']])
-    n = state['numpy_rng']; np.random.set_state((n[0], parts['rng']['numpy'].numpy().astype(np.uint32), n[1], n[2], n[3]))
+    if torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([parts['rng'][f'cuda{i}'] for i in range(torch.cuda.device_count())
+                                      if f'cuda{i}' in parts['rng']])
+    n = state['numpy_rng']
+    np.random.set_state((n[0], parts['rng']['numpy'].numpy().astype(np.uint32), n[1], n[2], n[3]))
     p = state['python_rng']; random.setstate((p[0], tuple(p[1]), p[2]))
     return state['step'], config

@@ -49,7 +49,7 @@ COMPONENT_KINDS = {} # class name -> (module, config class name or None, frozen)
 # %% ../nbs/26_components.ipynb #2a827c7b
 def register_component_kind(name:str,         # the class name, as `type(model).__name__`
                             module:str,       # the dotted module that defines it, e.g. 'unidiffuser.uvit'
-                            config:str=None,  # its config class in `module` (None: the config fields are keyword arguments)
+                            config:str=None,  # its config class in `module` (None: config fields are keyword arguments)
                             frozen:bool=False # load it in eval mode with gradients off
                            ):
     "Let `save_component` / `load_component` save and rebuild the plain module class `name` from its `cfg`."
@@ -62,7 +62,9 @@ register_component_kind('UViT', 'unidiffuser.uvit', 'UViTConfig', frozen=True)
 def _build(kind:str, cfg:dict)->nn.Module:
     "Rebuild a project module from its class name and config fields."
     if kind == 'Linear': return nn.Linear(**cfg)
-    if kind not in COMPONENT_KINDS: raise ValueError(f"unknown module {kind!r}; known: Linear, {sorted(COMPONENT_KINDS)} (import the module that registers it)")
+    if kind not in COMPONENT_KINDS:
+        raise ValueError(f"unknown module {kind!r}; known: Linear, {sorted(COMPONENT_KINDS)} "
+                         "(import the module that registers it)")
     mod, conf, _ = COMPONENT_KINDS[kind]
     m = importlib.import_module(mod)
     if conf is None: return getattr(m, kind)(**cfg)
@@ -72,21 +74,24 @@ def _build(kind:str, cfg:dict)->nn.Module:
 # %% ../nbs/26_components.ipynb #a8f6459f
 def _module_config(model:nn.Module)->dict:
     "config.json contents that rebuild a plain module saved by `save_component`."
-    if isinstance(model, nn.Linear): return dict(module='Linear', in_features=model.in_features, out_features=model.out_features, bias=model.bias is not None)
+    if isinstance(model, nn.Linear):
+        return dict(module='Linear', in_features=model.in_features, out_features=model.out_features,
+                    bias=model.bias is not None)
     name, cfg = type(model).__name__, getattr(model, 'cfg', None)
-    if name in COMPONENT_KINDS and cfg is not None: return dict(module=name, **(asdict(cfg) if is_dataclass(cfg) else dict(cfg)))
+    if name in COMPONENT_KINDS and cfg is not None:
+        return dict(module=name, **(asdict(cfg) if is_dataclass(cfg) else dict(cfg)))
     raise ValueError(f"save_component: cannot rebuild a {name} from a config; pass a diffusers/transformers model, "
                      f"a tokenizer or processor (save_pretrained), an nn.Linear or one of {sorted(COMPONENT_KINDS)}")
 
 # %% ../nbs/26_components.ipynb #7cacb056
-def save_component(model,            # diffusers/transformers model, tokenizer, processor, nn.Linear or a project module (UViT, VersatileDiffuser, ...)
+def save_component(model,            # HF model/tokenizer/processor, nn.Linear or a project module (UViT, ...)
                    path,             # folder of the component, e.g. data/fmnist-cpu/vae
                    config:dict=None, # training config recorded in the manifest (e.g. asdict(cfg))
                    metrics:dict=None,# measured numbers recorded in the manifest
-                   dtype=None,       # storage dtype of a project module's floating tensors (torch.float16 halves the file; loading casts back)
+                   dtype=None,       # float storage dtype of project modules (float16 halves the file; loads cast back)
                    **info            # more manifest fields (data split, steps, ...)
                   )->Path:
-    "Write one component atomically (temporary folder, then `os.replace` per file) and record it in `<parent>/manifest.json`."
+    "Write one component atomically (temp folder, then `os.replace` per file); record it in `<parent>/manifest.json`."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.tmp'))
     try:
@@ -94,7 +99,8 @@ def save_component(model,            # diffusers/transformers model, tokenizer, 
         else:
             from safetensors.torch import save_model
             cfg = _module_config(model)
-            save_model(model if dtype is None else copy.deepcopy(model).to(dtype), str(tmp / 'model.safetensors'))  # handles tied / aliased weights
+            # handles tied / aliased weights
+            save_model(model if dtype is None else copy.deepcopy(model).to(dtype), str(tmp / 'model.safetensors'))
             (tmp / 'config.json').write_text(json.dumps(cfg, indent=1))
         path.mkdir(exist_ok=True)
         new = sorted(f.name for f in tmp.iterdir())
@@ -104,7 +110,8 @@ def save_component(model,            # diffusers/transformers model, tokenizer, 
     finally: shutil.rmtree(tmp, ignore_errors=True)
     man = path.parent / 'manifest.json'
     entries = json.loads(man.read_text()) if man.exists() else {}
-    entries[path.name] = dict(config=config, metrics=metrics, **info, files=new, bytes=sum((path / n).stat().st_size for n in new),
+    entries[path.name] = dict(config=config, metrics=metrics, **info, files=new,
+                              bytes=sum((path / n).stat().st_size for n in new),
                               git_commit=git_commit(), saved=time.strftime('%Y-%m-%dT%H:%M:%S'))
     write_json(man, entries)
     return path
@@ -112,9 +119,10 @@ def save_component(model,            # diffusers/transformers model, tokenizer, 
 # %% ../nbs/26_components.ipynb #91fd55ec
 def load_component(path # folder written by `save_component`
                   ):
-    "Load a component folder: diffusers/transformers models via `from_pretrained`, plain modules from config.json + safetensors (strict)."
+    "Load a component folder: HF models via `from_pretrained`, plain modules from config.json + safetensors (strict)."
     path = Path(path)
-    if not (path / 'config.json').exists(): raise ValueError(f"load_component: no config.json in {path}; pass a folder written by save_component")
+    if not (path / 'config.json').exists():
+        raise ValueError(f"load_component: no config.json in {path}; pass a folder written by save_component")
     cfg = json.loads((path / 'config.json').read_text())
     if '_class_name' in cfg:
         import diffusers
@@ -124,8 +132,14 @@ def load_component(path # folder written by `save_component`
         return getattr(transformers, cfg['architectures'][0]).from_pretrained(path).eval()
     from safetensors.torch import load_model
     kind = cfg.pop('module', None)
-    if kind != 'Linear' and kind not in COMPONENT_KINDS: raise ValueError(f"load_component: {path}/config.json names no known class ({kind!r}); import the module that registers it, or re-save it with save_component")
+    if kind != 'Linear' and kind not in COMPONENT_KINDS:
+        raise ValueError(f"load_component: {path}/config.json names no known class ({kind!r}); "
+                         "import the module that registers it, or re-save it with save_component")
     model = _build(kind, cfg)
-    try: load_model(model, str(path / 'model.safetensors'), strict=True)  # float16 files are cast to the module's float32
-    except Exception as e: raise ValueError(f"load_component: {path}/model.safetensors does not fit its config.json ({type(e).__name__}: {str(e)[:300]}); the file is truncated or from another model: re-save it") from e
+    # float16 files are cast to the module's float32
+    try: load_model(model, str(path / 'model.safetensors'), strict=True)
+    except Exception as e:
+        raise ValueError(f"load_component: {path}/model.safetensors does not fit its config.json "
+                         f"({type(e).__name__}: {str(e)[:300]}); "
+                         "the file is truncated or from another model: re-save it") from e
     return model.eval().requires_grad_(False) if kind != 'Linear' and COMPONENT_KINDS[kind][2] else model.eval()

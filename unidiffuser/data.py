@@ -22,12 +22,14 @@ class BadData:
     "Counts bad records by reason and keeps their keys; with `policy='error'` the first one stops the run, naming it."
     def __init__(self, policy:str='skip', # 'skip' (count, log, go on) or 'error' (stop at the first bad record)
                  log_path=None):          # JSON lines file that receives every bad record (key, reason)
-        if policy not in BAD_DATA_POLICIES: raise ValueError(f"on_bad_data must be one of {BAD_DATA_POLICIES}, got {policy!r}")
+        if policy not in BAD_DATA_POLICIES:
+            raise ValueError(f"on_bad_data must be one of {BAD_DATA_POLICIES}, got {policy!r}")
         self.policy, self.log_path, self.items = policy, log_path, []
     def add(self, key:str, reason:str):
         "Record one bad item (or raise under policy 'error')."
         if self.policy == 'error':
-            raise ValueError(f"bad training data: {key}: {reason}; fix or remove it, or pass on_bad_data='skip' to skip bad files")
+            raise ValueError(f"bad training data: {key}: {reason}; "
+                             "fix or remove it, or pass on_bad_data='skip' to skip bad files")
         self.items.append((str(key), str(reason)))
         if self.log_path is not None:
             with open(self.log_path, 'a') as f: f.write(json.dumps(dict(key=str(key), reason=str(reason))) + '\n')
@@ -40,7 +42,8 @@ class BadData:
     def summary(self)->str:
         if not self.items: return 'no bad records'
         names = ', '.join(k for k, _ in self.items[:5]) + (' ...' if len(self.items) > 5 else '')
-        return f"skipped {len(self.items)} bad record(s) {self.counts()}: {names}" + (f" (all in {self.log_path})" if self.log_path else '')
+        return (f"skipped {len(self.items)} bad record(s) {self.counts()}: {names}"
+                + (f" (all in {self.log_path})" if self.log_path else ''))
 
 # %% ../nbs/31_data.ipynb #dc93fea9
 def open_image(src,                  # path, bytes, binary file object or PIL image
@@ -79,8 +82,8 @@ def _read_metadata(path:Path, image_column:str, caption_column:str)->list:
             if not line.strip(): continue
             try: r = json.loads(line); rows.append((r[image_column], r.get(caption_column)))
             except (ValueError, KeyError, TypeError, AttributeError) as e:
-                raise ValueError(f"{path} line {k+1} is not a JSON object with {image_column!r} and {caption_column!r}: {e}; "
-                                 "fix that line") from e
+                raise ValueError(f"{path} line {k+1} is not a JSON object with {image_column!r} and "
+                                 f"{caption_column!r}: {e}; fix that line") from e
     else:
         with open(path, newline='', encoding='utf-8') as f:
             rd = csv.DictReader(f)
@@ -97,7 +100,8 @@ def folder_records(root,                       # folder of images (imagefolder l
                   )->list:                     # dicts: key, path, text (None: no caption)
     "List an imagefolder: one record per metadata row (or per image when there is no metadata / `captions=False`)."
     root = Path(root)
-    if not root.is_dir(): raise ValueError(f"train_data_dir {str(root)!r} is not a folder; pass the folder holding the images")
+    if not root.is_dir():
+        raise ValueError(f"train_data_dir {str(root)!r} is not a folder; pass the folder holding the images")
     metas = [root/n for n in ('metadata.jsonl', 'metadata.csv') if (root/n).exists()]
     if captions and len(metas) > 1: raise ValueError(f"{root} has both metadata.jsonl and metadata.csv; keep one")
     if captions and metas:
@@ -131,7 +135,8 @@ def write_image_folder(root,          # folder to create
     names = [f'{i:04d}.png' for i in range(len(images))]
     for n, im in zip(names, images): im.save(root/n)
     if fmt == 'jsonl':
-        (root/'metadata.jsonl').write_text(''.join(json.dumps(dict(file_name=n, text=c)) + '\n' for n, c in zip(names, captions)))
+        (root/'metadata.jsonl').write_text(''.join(json.dumps(dict(file_name=n, text=c)) + '\n'
+                                                   for n, c in zip(names, captions)))
     elif fmt == 'csv':
         with open(root/'metadata.csv', 'w', newline='') as f:
             w = csv.writer(f); w.writerow(['file_name', 'text']); w.writerows(zip(names, captions))
@@ -154,13 +159,16 @@ def hf_records(dataset,                   # a `datasets.Dataset`, a `save_to_dis
             try: ds = datasets.load_dataset(str(dataset), split=split, cache_dir=cache_dir)
             except Exception as e:
                 raise ValueError(f"could not load dataset {str(dataset)!r} ({type(e).__name__}: {e}); pass a local "
-                                 "save_to_disk folder, an imagefolder as train_data_dir, or a hub id where the network allows") from e
+                                 "save_to_disk folder, an imagefolder as train_data_dir, "
+                                 "or a hub id where the network allows") from e
     if isinstance(ds, datasets.DatasetDict):
         if split not in ds: raise ValueError(f"dataset has splits {list(ds)}, not {split!r}; pass split=")
         ds = ds[split]
     miss = [c for c in (image_column, caption_column) if c not in ds.column_names]
-    if miss: raise ValueError(f"dataset columns are {ds.column_names}; no {miss}: pass --image_column / --caption_column")
-    if isinstance(ds.features[image_column], datasets.Image): ds = ds.cast_column(image_column, datasets.Image(decode=False))
+    if miss:
+        raise ValueError(f"dataset columns are {ds.column_names}; no {miss}: pass --image_column / --caption_column")
+    if isinstance(ds.features[image_column], datasets.Image):
+        ds = ds.cast_column(image_column, datasets.Image(decode=False))
     out = []
     for i, (im, t) in enumerate(zip(ds[image_column], ds[caption_column])):
         if isinstance(im, dict): im = im.get('bytes') or im.get('path')
@@ -177,7 +185,8 @@ def image_transform(resolution:int, center_crop:bool=True, random_flip:bool=Fals
     if random_flip: ts.append(T.RandomHorizontalFlip())   # no lambda: the transform pickles into spawned workers
     return T.Compose(ts + [T.ToTensor(), T.Normalize([0.5], [0.5])])
 
-def check_record(r:dict, min_size:int=16, convert_to_rgb:bool=False)->tuple: # (PIL image or None, text or None, reason or None)
+def check_record(r:dict, min_size:int=16, convert_to_rgb:bool=False
+                )->tuple: # (PIL image or None, text or None, reason or None)
     "Decode and check one record's image and caption."
     text = r.get('text')
     if text is not None and not str(text).strip(): return None, None, 'empty caption'
@@ -187,7 +196,7 @@ def check_record(r:dict, min_size:int=16, convert_to_rgb:bool=False)->tuple: # (
     return im, text, why
 
 class ImageTextDataset(torch.utils.data.Dataset):
-    "Records as model inputs (`pixel_values` in [-1, 1], `text`, `key`); a bad record comes back with `error`, never raised."
+    "Records as model inputs (`pixel_values` in [-1, 1], `text`, `key`); a bad record yields `error`, never raised."
     def __init__(self, records:list, resolution:int=256, center_crop:bool=True, random_flip:bool=False,
                  min_size:int=16, convert_to_rgb:bool=False):
         self.records, self.min_size, self.convert = list(records), min_size, convert_to_rgb
@@ -225,10 +234,11 @@ def _wds_record(s:dict)->dict:
     img = next((s[k] for k in ('jpg', 'jpeg', 'png', 'webp') if k in s), None)
     txt = s.get('txt', s.get('text'))
     key = f"{os.path.basename(s.get('__url__', ''))}:{s.get('__key__')}"
-    return dict(key=key, image=img, text=None if txt is None else (txt.decode('utf-8') if isinstance(txt, bytes) else txt),
+    return dict(key=key, image=img,
+                text=None if txt is None else (txt.decode('utf-8') if isinstance(txt, bytes) else txt),
                 missing=[k for k, v in (('image', img), ('caption', txt)) if v is None])
 
-def webdataset_pipeline(urls,                # shard paths, a brace pattern ('shard-{000000..000009}.tar') or a folder of .tar
+def webdataset_pipeline(urls,                # shard paths, a brace pattern ('shard-{000..009}.tar') or a folder of .tar
                         shuffle:int=0,       # sample shuffle buffer (0: none); shards are shuffled too when > 0
                         seed:int=0,
                         resample:bool=False  # True: endless, shards drawn with replacement (multi-node training)
@@ -256,9 +266,12 @@ class StreamingImageTextDataset(torch.utils.data.IterableDataset):
         self.transform = image_transform(resolution, center_crop, random_flip)
     def __iter__(self):
         for r in self.stream:
-            if r.get('missing') and 'image' in r['missing']: yield dict(key=r['key'], error='sample has no image (.jpg/.png)'); continue
-            if r.get('missing') and 'caption' in r['missing']: yield dict(key=r['key'], error='sample has no caption (.txt)'); continue
+            if r.get('missing') and 'image' in r['missing']:
+                yield dict(key=r['key'], error='sample has no image (.jpg/.png)'); continue
+            if r.get('missing') and 'caption' in r['missing']:
+                yield dict(key=r['key'], error='sample has no caption (.txt)'); continue
             try:
                 im, text, why = check_record(r, self.min_size, self.convert)
-                yield dict(key=r['key'], error=why) if why else dict(key=r['key'], text=text, pixel_values=self.transform(im))
+                yield (dict(key=r['key'], error=why) if why
+                       else dict(key=r['key'], text=text, pixel_values=self.transform(im)))
             except Exception as e: yield dict(key=r.get('key'), error=f'{type(e).__name__}: {e}')

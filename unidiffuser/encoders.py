@@ -57,9 +57,9 @@ def _to_rgb(img, background):
     return img.convert('RGB')
 
 # %% ../nbs/24_encoders.ipynb #d3e3cb95
-def load_image(img,                         # PIL image (any mode), file path, numpy (H,W[,C]) uint8/uint16/float, or torch (C,H,W)
+def load_image(img,                         # PIL (any mode), path, numpy (H,W[,C]) uint8/uint16/float, or torch (C,H,W)
                size:int=512,                # output side (512 for UniDiffuser v0/v1)
-               background=(255, 255, 255)   # RGB that transparent pixels are composited on; None drops alpha like the official `convert('RGB')`
+               background=(255, 255, 255)   # RGB under transparent pixels; None drops alpha (official `convert('RGB')`)
               )->torch.Tensor:              # (3, size, size) float32 in [0, 1]
     "One image -> its central square resized to `size` with LANCZOS (the official `center_crop`), RGB in [0, 1]."
     if not isinstance(size, int) or size < 1: raise ValueError(f"load_image: size must be a positive int, got {size!r}")
@@ -70,8 +70,8 @@ def load_image(img,                         # PIL image (any mode), file path, n
     else:
         h, w = rgb.shape[:2]; m = min(h, w); l, t = (w - m) // 2, (h - m) // 2
         sq = rgb[t:t + m, l:l + m]
-        out = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(sq[..., i])).resize((size, size), Image.LANCZOS))
-                        for i in range(3)], -1).clip(0, 1)
+        out = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(sq[..., i]))
+                                   .resize((size, size), Image.LANCZOS)) for i in range(3)], -1).clip(0, 1)
     return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)).permute(2, 0, 1).contiguous()
 
 # %% ../nbs/24_encoders.ipynb #b47ce5c6
@@ -82,22 +82,24 @@ def images_to_tensor(images,                      # list of images accepted by `
     "Load, crop and resize a batch of images into one tensor."
     if torch.is_tensor(images) and images.ndim == 4: images = list(images)
     if not isinstance(images, (list, tuple)) or len(images) == 0:
-        raise ValueError(f"images_to_tensor: expected a non-empty list of images, got {type(images).__name__}; wrap a single image as [img]")
+        raise ValueError(f"images_to_tensor: expected a non-empty list of images, got {type(images).__name__}; "
+                         "wrap a single image as [img]")
     return torch.stack([load_image(im, size, background) for im in images])
 
 # %% ../nbs/24_encoders.ipynb #aaa53905
 def sd_vae_config()->dict:
     "The Stable Diffusion KL-f8 `AutoencoderKL` config (UniDiffuser's `autoencoder_kl.pth`): 4x64x64 latents at 512 px."
-    return dict(in_channels=3, out_channels=3, down_block_types=['DownEncoderBlock2D'] * 4, up_block_types=['UpDecoderBlock2D'] * 4,
-                block_out_channels=[128, 256, 512, 512], layers_per_block=2, act_fn='silu', latent_channels=4,
-                norm_num_groups=32, sample_size=512, scaling_factor=0.18215)
+    return dict(in_channels=3, out_channels=3, down_block_types=['DownEncoderBlock2D'] * 4,
+                up_block_types=['UpDecoderBlock2D'] * 4, block_out_channels=[128, 256, 512, 512], layers_per_block=2,
+                act_fn='silu', latent_channels=4, norm_num_groups=32, sample_size=512, scaling_factor=0.18215)
 
 # %% ../nbs/24_encoders.ipynb #b26eb8c0
 def tiny_vae_config(sample_size:int=32 # image side; latents are 4 x sample_size/2 x sample_size/2
                    )->dict:
-    "A tiny `AutoencoderKL` config for tests (block_out [32, 64], one layer per block, like diffusers' UniDiffuser tests)."
-    return {**sd_vae_config(), 'down_block_types': ['DownEncoderBlock2D'] * 2, 'up_block_types': ['UpDecoderBlock2D'] * 2,
-            'block_out_channels': [32, 64], 'layers_per_block': 1, 'norm_num_groups': 8, 'sample_size': sample_size}
+    "Tiny `AutoencoderKL` config for tests (block_out [32, 64], one layer per block, as diffusers' UniDiffuser tests)."
+    return {**sd_vae_config(), 'down_block_types': ['DownEncoderBlock2D'] * 2,
+            'up_block_types': ['UpDecoderBlock2D'] * 2, 'block_out_channels': [32, 64], 'layers_per_block': 1,
+            'norm_num_groups': 8, 'sample_size': sample_size}
 
 # %% ../nbs/24_encoders.ipynb #e7c81ac7
 def tiny_vae(sample_size:int=32, # image side
@@ -119,13 +121,16 @@ def vae_encode(vae,                # a diffusers `AutoencoderKL`
     "Pixels in [0, 1] -> `scaling_factor` times a posterior sample (default, as the official code) or mean."
     if not torch.is_tensor(pixels) or pixels.ndim != 4 or pixels.shape[1] != vae.config.in_channels:
         raise ValueError(f"vae_encode: pixels must be a (B, {vae.config.in_channels}, H, W) tensor, got "
-                         f"{tuple(pixels.shape) if torch.is_tensor(pixels) else type(pixels).__name__}; use images_to_tensor for images")
+                         f"{tuple(pixels.shape) if torch.is_tensor(pixels) else type(pixels).__name__}; "
+                         "use images_to_tensor for images")
     lo, hi = pixels.min().item(), pixels.max().item()
     if lo < -1e-3 or hi > 1 + 1e-3:
-        raise ValueError(f"vae_encode: pixels span [{lo:.3g}, {hi:.3g}] but must be in [0, 1]; for [-1, 1] images pass (x + 1) / 2, for 0..255 pass x / 255")
+        raise ValueError(f"vae_encode: pixels span [{lo:.3g}, {hi:.3g}] but must be in [0, 1]; "
+                         "for [-1, 1] images pass (x + 1) / 2, for 0..255 pass x / 255")
     f = 2 ** (len(vae.config.block_out_channels) - 1)
     if pixels.shape[-1] % f or pixels.shape[-2] % f:
-        raise ValueError(f"vae_encode: H and W must be multiples of {f}, got {tuple(pixels.shape[-2:])}; resize with load_image(img, size)")
+        raise ValueError(f"vae_encode: H and W must be multiples of {f}, got {tuple(pixels.shape[-2:])}; "
+                         "resize with load_image(img, size)")
     p = next(vae.parameters())
     dist = vae.encode(pixels.to(p.device, p.dtype) * 2 - 1).latent_dist
     z = dist.sample(generator=generator) if sample else dist.mean
@@ -147,31 +152,38 @@ def vae_decode(vae,                 # a diffusers `AutoencoderKL`
     return x.clamp(0, 1) if clamp else x
 
 # %% ../nbs/24_encoders.ipynb #a7cbab91
-def official_vae_to_diffusers(sd:dict # LDM-layout state dict (official `autoencoder_kl.pth`; 'module.', 'first_stage_model.' or 'vae.' prefixes allowed)
-                             )->dict:  # diffusers `AutoencoderKL` state dict
+def official_vae_to_diffusers(
+    sd:dict # LDM-layout state dict (official `autoencoder_kl.pth`; 'module.', 'first_stage_model.', 'vae.' prefixes OK)
+)->dict:  # diffusers `AutoencoderKL` state dict
     "Convert an LDM-layout KL autoencoder state dict to diffusers `AutoencoderKL` keys with diffusers' own converter."
     from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
     sd = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in sd.items()}
     levels = {int(m.group(1)) for k in sd for m in [re.search(r'encoder\.down\.(\d+)\.', k)] if m}
-    if not levels: raise ValueError("official_vae_to_diffusers: no 'encoder.down.<i>.' keys: not an LDM-layout autoencoder (a diffusers-layout dict loads as it is)")
+    if not levels:
+        raise ValueError("official_vae_to_diffusers: no 'encoder.down.<i>.' keys: not an LDM-layout autoencoder "
+                         "(a diffusers-layout dict loads as it is)")
     n = max(levels) + 1
-    return convert_ldm_vae_checkpoint(sd, {'down_block_types': ['DownEncoderBlock2D'] * n, 'up_block_types': ['UpDecoderBlock2D'] * n})
+    return convert_ldm_vae_checkpoint(sd, {'down_block_types': ['DownEncoderBlock2D'] * n,
+                                           'up_block_types': ['UpDecoderBlock2D'] * n})
 
 # %% ../nbs/24_encoders.ipynb #2ce7183a
 def diffusers_vae_to_official(sd:dict # diffusers `AutoencoderKL` state dict
                              )->dict:  # LDM layout (official `autoencoder_kl.pth`)
-    "Inverse of `official_vae_to_diffusers`: diffusers `AutoencoderKL` keys -> LDM names, attention linears -> 1x1 convs."
+    "Inverse of `official_vae_to_diffusers`: `AutoencoderKL` keys -> LDM names, attention linears -> 1x1 convs."
     ups = {int(m.group(1)) for k in sd for m in [re.match(r'decoder\.up_blocks\.(\d+)\.', k)] if m}
     n, out = max(ups, default=-1) + 1, {}
     attn = {'group_norm': 'norm', 'to_q': 'q', 'to_k': 'k', 'to_v': 'v', 'to_out.0': 'proj_out'}
     for k, v in sd.items():
         new = re.sub(r'encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.', r'encoder.down.\1.block.\2.', k)
         new = re.sub(r'encoder\.down_blocks\.(\d+)\.downsamplers\.0\.', r'encoder.down.\1.downsample.', new)
-        new = re.sub(r'decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.', lambda m: f'decoder.up.{n - 1 - int(m[1])}.block.{m[2]}.', new)
-        new = re.sub(r'decoder\.up_blocks\.(\d+)\.upsamplers\.0\.', lambda m: f'decoder.up.{n - 1 - int(m[1])}.upsample.', new)
+        new = re.sub(r'decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.',
+                     lambda m: f'decoder.up.{n - 1 - int(m[1])}.block.{m[2]}.', new)
+        new = re.sub(r'decoder\.up_blocks\.(\d+)\.upsamplers\.0\.',
+                     lambda m: f'decoder.up.{n - 1 - int(m[1])}.upsample.', new)
         new = re.sub(r'mid_block\.resnets\.(\d+)\.', lambda m: f'mid.block_{int(m[1]) + 1}.', new)
         new = new.replace('conv_shortcut', 'nin_shortcut').replace('conv_norm_out', 'norm_out')
-        m = re.match(r'(encoder|decoder)\.mid_block\.attentions\.0\.(group_norm|to_q|to_k|to_v|to_out\.0)\.(weight|bias)$', k)
+        m = re.match(r'(encoder|decoder)\.mid_block\.attentions\.0\.(group_norm|to_q|to_k|to_v|to_out\.0)\.'
+                     r'(weight|bias)$', k)
         if m:
             new = f'{m[1]}.mid.attn_1.{attn[m[2]]}.{m[3]}'
             if m[3] == 'weight' and v.ndim == 2: v = v[:, :, None, None]
@@ -181,7 +193,7 @@ def diffusers_vae_to_official(sd:dict # diffusers `AutoencoderKL` state dict
 # %% ../nbs/24_encoders.ipynb #aff8825e
 def load_vae(path,           # `autoencoder_kl.pth` / `.safetensors` file, diffusers folder, or hub id
              config:dict=None, # AutoencoderKL config for checkpoint files (default `sd_vae_config()`)
-             subfolder:str=None, # folder/hub subfolder; None: 'vae' when the folder has one (hub ids: 'vae'); '' for the root
+             subfolder:str=None, # folder/hub subfolder; None: 'vae' if the folder has one (hub ids: 'vae'); '': root
              dtype=None,     # optional torch dtype to cast to
              **kwargs        # passed to `AutoencoderKL.from_pretrained` (e.g. revision, local_files_only)
             ):
@@ -191,26 +203,35 @@ def load_vae(path,           # `autoencoder_kl.pth` / `.safetensors` file, diffu
     p = str(path)
     if os.path.isfile(p):
         sd = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in read_state_dict(p).items()}
-        pre = next((q for q in ('first_stage_model.', 'vae.') if any(k.startswith(q) for k in sd)), '')  # full LDM checkpoints
+        # full LDM checkpoints
+        pre = next((q for q in ('first_stage_model.', 'vae.') if any(k.startswith(q) for k in sd)), '')
         sd = {k[len(pre):]: v for k, v in sd.items() if k.startswith(pre)}
-        stray = {k for k in sd if not k.startswith(('encoder.', 'decoder.', 'quant_conv.', 'post_quant_conv.'))}  # the converter drops these silently
+        # the converter drops these silently
+        stray = {k for k in sd if not k.startswith(('encoder.', 'decoder.', 'quant_conv.', 'post_quant_conv.'))}
         if not any('down_blocks.' in k for k in sd): sd = official_vae_to_diffusers(sd)
         vae = AutoencoderKL(**(config or sd_vae_config()))
         own = vae.state_dict()
         missing, unexpected = sorted(set(own) - set(sd)), sorted((set(sd) - set(own)) | stray)
         if missing or unexpected:
-            raise ValueError(f"load_vae: {p} does not match the AutoencoderKL config: missing {missing[:8]}{' ...' if len(missing) > 8 else ''}, "
-                             f"unexpected {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}; pass config= matching the checkpoint (sd_vae_config() for UniDiffuser's autoencoder_kl.pth)")
-        bad = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in own if sd[k].shape != own[k].shape]
+            raise ValueError(f"load_vae: {p} does not match the AutoencoderKL config: "
+                             f"missing {missing[:8]}{' ...' if len(missing) > 8 else ''}, "
+                             f"unexpected {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}; "
+                             "pass config= matching the checkpoint "
+                             "(sd_vae_config() for UniDiffuser's autoencoder_kl.pth)")
+        bad = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
+               for k in own if sd[k].shape != own[k].shape]
         if bad: raise ValueError("load_vae: shape mismatch (wrong config=?): " + '; '.join(bad[:5]))
         vae.load_state_dict(sd, strict=True)
     elif os.path.isdir(p):
-        sub = subfolder if subfolder is not None else ('vae' if os.path.isfile(os.path.join(p, 'vae', 'config.json')) else '')
+        sub = (subfolder if subfolder is not None
+               else ('vae' if os.path.isfile(os.path.join(p, 'vae', 'config.json')) else ''))
         if not os.path.isfile(os.path.join(p, sub, 'config.json')):
-            raise ValueError(f"load_vae: no config.json in {os.path.join(p, sub)}; pass a diffusers AutoencoderKL folder (save_pretrained) or an autoencoder_kl.pth file")
+            raise ValueError(f"load_vae: no config.json in {os.path.join(p, sub)}; "
+                             "pass a diffusers AutoencoderKL folder (save_pretrained) or an autoencoder_kl.pth file")
         return AutoencoderKL.from_pretrained(p, subfolder=sub or None, torch_dtype=dtype, **kwargs).eval()
     elif re.fullmatch(r'[\w.-]+/[\w.-]+', p):
-        return AutoencoderKL.from_pretrained(p, subfolder=('vae' if subfolder is None else subfolder) or None, torch_dtype=dtype, **kwargs).eval()
+        return AutoencoderKL.from_pretrained(p, subfolder=('vae' if subfolder is None else subfolder) or None,
+                                             torch_dtype=dtype, **kwargs).eval()
     else: raise ValueError(f"load_vae: no file or folder at {p}, and it is not a hub id like 'thu-ml/unidiffuser-v1'")
     return (vae.to(dtype) if dtype is not None else vae).eval()
 
@@ -221,20 +242,25 @@ def _to_pil(x:torch.Tensor)->Image.Image:
 
 # %% ../nbs/24_encoders.ipynb #6dfdf105
 @torch.no_grad()
-def clip_image_embed(image_encoder, # HF `CLIPVisionModelWithProjection` (or an open_clip/openai CLIP model with `encode_image`)
+def clip_image_embed(image_encoder, # HF `CLIPVisionModelWithProjection` (or open_clip/openai CLIP with `encode_image`)
                      processor,     # its `CLIPImageProcessor` (or the open_clip/openai `preprocess` transform)
-                     images         # (B,3,H,W) tensor in [0,1], a (3,H,W) tensor, a PIL image, or a list of PIL images / tensors
+                     images         # (B,3,H,W) or (3,H,W) tensor in [0,1], a PIL image, or a list of PIL images/tensors
                     )->torch.Tensor: # (B, 1, D) projected CLIP image embeddings (ViT-B/32: D = 512)
     "CLIP image embeddings `(B, 1, D)`: preprocess, encode, project (unnormalised, as the official code)."
     if isinstance(images, Image.Image) or (torch.is_tensor(images) and images.ndim == 3): images = [images]
-    if isinstance(images, (list, tuple)) and images and all(torch.is_tensor(i) for i in images): images = torch.stack(list(images))
+    if isinstance(images, (list, tuple)) and images and all(torch.is_tensor(i) for i in images):
+        images = torch.stack(list(images))
     if torch.is_tensor(images):
-        if images.ndim != 4 or images.shape[1] != 3: raise ValueError(f"clip_image_embed: pixel tensors must be (B, 3, H, W), got {tuple(images.shape)}")
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"clip_image_embed: pixel tensors must be (B, 3, H, W), got {tuple(images.shape)}")
         lo, hi = images.min().item(), images.max().item()
-        if lo < -1e-3 or hi > 1 + 1e-3: raise ValueError(f"clip_image_embed: pixels span [{lo:.3g}, {hi:.3g}] but must be in [0, 1]; pass (x + 1) / 2 for [-1, 1] images")
+        if lo < -1e-3 or hi > 1 + 1e-3:
+            raise ValueError(f"clip_image_embed: pixels span [{lo:.3g}, {hi:.3g}] but must be in [0, 1]; "
+                             "pass (x + 1) / 2 for [-1, 1] images")
         images = list(images.detach().float().cpu())
     elif not (isinstance(images, (list, tuple)) and images and all(isinstance(i, Image.Image) for i in images)):
-        raise ValueError(f"clip_image_embed: expected a (B,3,H,W) tensor in [0, 1] or a non-empty list of PIL images, got {type(images).__name__}; use images_to_tensor for other inputs")
+        raise ValueError("clip_image_embed: expected a (B,3,H,W) tensor in [0, 1] or a non-empty list of PIL images, "
+                         f"got {type(images).__name__}; use images_to_tensor for other inputs")
     p = next(image_encoder.parameters())
     if hasattr(image_encoder, 'encode_image'):  # open_clip / openai clip: torchvision preprocess on PIL images
         x = torch.stack([processor(i if isinstance(i, Image.Image) else _to_pil(i)) for i in images])
@@ -248,10 +274,11 @@ def tiny_clip_vision(image_size:int=32,   # input side (processor resizes and cr
                      projection_dim:int=32, # embedding size D
                      seed:int=0           # initialisation seed (global RNG untouched)
                     )->tuple:             # (CLIPVisionModelWithProjection, CLIPImageProcessor)
-    "A tiny random CLIP vision tower with projection and its `CLIPImageProcessor(size=image_size, crop_size=image_size)`."
+    "Tiny random CLIP vision tower with projection and its `CLIPImageProcessor(size=image_size, crop_size=image_size)`."
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection, CLIPImageProcessor
-    cfg = CLIPVisionConfig(image_size=image_size, patch_size=max(1, image_size // 8), hidden_size=32, intermediate_size=37,
-                           num_hidden_layers=2, num_attention_heads=4, projection_dim=projection_dim)
+    cfg = CLIPVisionConfig(image_size=image_size, patch_size=max(1, image_size // 8), hidden_size=32,
+                           intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+                           projection_dim=projection_dim)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = CLIPVisionModelWithProjection(cfg).eval()
@@ -269,19 +296,24 @@ def clip_text_embed(text_encoder,    # HF `CLIPTextModel`
                     max_length:int=77, # tokens, including start and end tokens
                     warn:bool=True   # warn when prompts are truncated (callers that count them once pass False)
                    )->torch.Tensor:  # (B, max_length, D) last hidden states (ViT-L/14: D = 768)
-    "CLIP text `last_hidden_state` for prompts padded to `max_length` (no attention mask, as the official code); warns on truncation."
+    "CLIP text `last_hidden_state` for prompts padded to `max_length` (no attention mask, as the official code)."
     if isinstance(prompts, str): prompts = [prompts]
     if not isinstance(prompts, (list, tuple)) or len(prompts) == 0:
-        raise ValueError(f"clip_text_embed: prompts must be a non-empty list of strings, got {prompts!r}; use [''] for the empty (unconditional) prompt")
+        raise ValueError(f"clip_text_embed: prompts must be a non-empty list of strings, got {prompts!r}; "
+                         "use [''] for the empty (unconditional) prompt")
     bad = [(i, type(q).__name__) for i, q in enumerate(prompts) if not isinstance(q, str)]
     if bad: raise ValueError(f"clip_text_embed: prompts {bad} are not strings; pass str (use '' for an empty prompt)")
     limit = text_encoder.config.max_position_embeddings
-    if max_length > limit: raise ValueError(f"clip_text_embed: max_length {max_length} exceeds the text encoder's {limit} positions; use max_length <= {limit}")
-    over = [(i, n - max_length) for i, n in enumerate(token_lengths(tokenizer, prompts)) if n > max_length] if warn else []
+    if max_length > limit:
+        raise ValueError(f"clip_text_embed: max_length {max_length} exceeds the text encoder's {limit} positions; "
+                         f"use max_length <= {limit}")
+    over = ([(i, n - max_length) for i, n in enumerate(token_lengths(tokenizer, prompts)) if n > max_length]
+            if warn else [])
     if over:
         warnings.warn(f"clip_text_embed: {len(over)} prompt(s) longer than {max_length} tokens were truncated: "
                       + ', '.join(f"prompt {i} lost {c} tokens" for i, c in over))
-    ids = tokenizer(list(prompts), padding='max_length', max_length=max_length, truncation=True, return_tensors='pt').input_ids
+    ids = tokenizer(list(prompts), padding='max_length', max_length=max_length, truncation=True,
+                    return_tensors='pt').input_ids
     return text_encoder(input_ids=ids.to(next(text_encoder.parameters()).device)).last_hidden_state
 
 # %% ../nbs/24_encoders.ipynb #614c0d89
@@ -299,8 +331,8 @@ def tiny_clip_text(tmpdir:str=None, # folder for vocab.json/merges.txt (default:
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
     base = _byte_symbols()
     vocab, merges = base + [s + '</w>' for s in base], []
-    words = ('a an the of in on with and photo picture painting cat dog horse man woman astronaut riding space red blue '
-             'green white black car street tree sky').split()
+    words = ('a an the of in on with and photo picture painting cat dog horse man woman astronaut riding space red '
+             'blue green white black car street tree sky').split()
     for w in words:
         syms = list(w[:-1]) + [w[-1] + '</w>']
         while len(syms) > 1:
@@ -314,9 +346,9 @@ def tiny_clip_text(tmpdir:str=None, # folder for vocab.json/merges.txt (default:
         with open(os.path.join(d, 'vocab.json'), 'w') as f: json.dump({s: i for i, s in enumerate(vocab)}, f)
         with open(os.path.join(d, 'merges.txt'), 'w') as f: f.write('#version: 0.2\n' + '\n'.join(merges) + '\n')
         tok = CLIPTokenizer.from_pretrained(d, model_max_length=77)
-    cfg = CLIPTextConfig(vocab_size=1000, hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
-                         max_position_embeddings=77, projection_dim=32, bos_token_id=tok.bos_token_id,
-                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    cfg = CLIPTextConfig(vocab_size=1000, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                         num_attention_heads=4, max_position_embeddings=77, projection_dim=32,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = CLIPTextModel(cfg).eval()
@@ -332,16 +364,21 @@ def load_encoders(path,      # diffusers-format folder laid out like `thu-ml/uni
     p = str(path)
     procs = ['clip_image_processor', 'image_processor']
     if os.path.isdir(p):
-        missing = [s for s in ('vae', 'text_encoder', 'clip_tokenizer', 'image_encoder') if not os.path.isdir(os.path.join(p, s))]
+        missing = [s for s in ('vae', 'text_encoder', 'clip_tokenizer', 'image_encoder')
+                   if not os.path.isdir(os.path.join(p, s))]
         procs = [s for s in procs if os.path.isdir(os.path.join(p, s))]
         if missing or not procs:
-            raise ValueError(f"load_encoders: {p} lacks subfolders {missing + ([] if procs else ['clip_image_processor'])}; "
-                             "expected the diffusers layout of thu-ml/unidiffuser-v1 (save each component with save_pretrained into its subfolder)")
-    elif not re.fullmatch(r'[\w.-]+/[\w.-]+', p): raise ValueError(f"load_encoders: {p} is neither a folder nor a hub id like 'thu-ml/unidiffuser-v1'")
+            raise ValueError(f"load_encoders: {p} lacks subfolders "
+                             f"{missing + ([] if procs else ['clip_image_processor'])}; "
+                             "expected the diffusers layout of thu-ml/unidiffuser-v1 "
+                             "(save each component with save_pretrained into its subfolder)")
+    elif not re.fullmatch(r'[\w.-]+/[\w.-]+', p):
+        raise ValueError(f"load_encoders: {p} is neither a folder nor a hub id like 'thu-ml/unidiffuser-v1'")
     out = dict(vae=load_vae(p, subfolder='vae', dtype=dtype, **kwargs),
                text_encoder=CLIPTextModel.from_pretrained(p, subfolder='text_encoder', **kwargs).eval(),
                clip_tokenizer=CLIPTokenizer.from_pretrained(p, subfolder='clip_tokenizer', **kwargs),
-               image_encoder=CLIPVisionModelWithProjection.from_pretrained(p, subfolder='image_encoder', **kwargs).eval())
+               image_encoder=CLIPVisionModelWithProjection.from_pretrained(p, subfolder='image_encoder',
+                                                                           **kwargs).eval())
     for i, s in enumerate(procs):
         try: out['clip_image_processor'] = CLIPImageProcessor.from_pretrained(p, subfolder=s, **kwargs); break
         except OSError:

@@ -43,8 +43,8 @@ def load_lora(uvit:UViT, folder, trainable:bool=False):   # -> peft.PeftModel
     import peft
     f = Path(folder)
     if not (f/'adapter_config.json').exists() or not (f/'adapter_model.safetensors').exists():
-        raise ValueError(f"{f} is not a LoRA adapter folder (adapter_config.json + adapter_model.safetensors); pass the "
-                         "'lora' folder a LoRA training run wrote")
+        raise ValueError(f"{f} is not a LoRA adapter folder (adapter_config.json + adapter_model.safetensors); "
+                         "pass the 'lora' folder a LoRA training run wrote")
     return peft.PeftModel.from_pretrained(uvit, str(f), is_trainable=trainable)
 
 def merge_lora(peft_model)->UViT:

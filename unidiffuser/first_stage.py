@@ -32,15 +32,16 @@ def _text_tower(spec:str)->tuple:
     from transformers import CLIPTextModel, CLIPTokenizer
     return CLIPTextModel.from_pretrained(spec).eval(), CLIPTokenizer.from_pretrained(spec)
 
-def load_components(base=None,           # pipeline folder or hub id (any layout `UniDiffuser.from_pretrained` reads), or a UniDiffuser
+def load_components(base=None,           # a UniDiffuser, or a folder / hub id that `UniDiffuser.from_pretrained` reads
                     vae=None,            # AutoencoderKL folder / hub id / official .pth, replacing the base's
-                    image_encoder=None,  # CLIP image tower: transformers folder / hub id, or 'open_clip:NAME[:CHECKPOINT]'
+                    image_encoder=None,  # CLIP image tower: transformers folder/hub id or 'open_clip:NAME[:CHECKPOINT]'
                     text_encoder=None,   # CLIP text encoder + tokenizer folder / hub id
                    )->UniDiffuser:
     "A pipeline whose first-stage parts come from `base` or from the given paths / hub ids."
     from unidiffuser.encoders import load_vae
     pipe = base if isinstance(base, UniDiffuser) else UniDiffuser.from_pretrained(base) if base is not None else None
-    if pipe is None: raise ValueError("pass base= (a pipeline folder or hub id): it supplies the caption decoder and the U-ViT size")
+    if pipe is None:
+        raise ValueError("pass base= (a pipeline folder or hub id): it supplies the caption decoder and the U-ViT size")
     if vae is not None: pipe.vae = load_vae(vae)
     if image_encoder is not None: pipe.image_encoder, pipe.clip_image_processor = _image_tower(str(image_encoder))
     if text_encoder is not None: pipe.text_encoder, pipe.clip_tokenizer = _text_tower(str(text_encoder))
@@ -73,7 +74,8 @@ def check_components(pipe:UniDiffuser,    # components plus the U-ViT to train
          f"CLIP image embedding {clip_image_dim(pipe.image_encoder)} vs U-ViT clip_img_dim {u.clip_img_dim}")
     tw = pipe.text_encoder.config.hidden_size
     need(tw == dc.prefix_inner_dim, f"CLIP text width {tw} vs caption decoder prefix_inner_dim {dc.prefix_inner_dim}")
-    need(dc.prefix_hidden_dim == u.text_dim, f"caption decoder prefix_hidden_dim {dc.prefix_hidden_dim} vs U-ViT text_dim {u.text_dim}")
+    need(dc.prefix_hidden_dim == u.text_dim,
+         f"caption decoder prefix_hidden_dim {dc.prefix_hidden_dim} vs U-ViT text_dim {u.text_dim}")
     npos = pipe.text_encoder.config.max_position_embeddings
     need(u.num_text_tokens <= npos, f"U-ViT num_text_tokens {u.num_text_tokens} vs CLIP text positions {npos}")
     if problems: raise ValueError("the components do not fit together: " + '; '.join(problems) +
@@ -98,7 +100,8 @@ def encode_texts(pipe:UniDiffuser, texts:list, warn:bool=True)->torch.Tensor: # 
     "Clean text latents of captions (each distinct caption encoded once)."
     from unidiffuser.encoders import clip_text_embed
     uniq = list(dict.fromkeys(texts))
-    h = clip_text_embed(pipe.text_encoder, pipe.clip_tokenizer, uniq, max_length=pipe.uvit.cfg.num_text_tokens, warn=warn)
+    h = clip_text_embed(pipe.text_encoder, pipe.clip_tokenizer, uniq, max_length=pipe.uvit.cfg.num_text_tokens,
+                        warn=warn)
     z = pipe.caption_decoder.encode(h.to(next(pipe.caption_decoder.parameters()))).float().cpu()
     pos = {t: i for i, t in enumerate(uniq)}
     return z[torch.tensor([pos[t] for t in texts])]
@@ -156,7 +159,8 @@ def _encode_shard(pipe, ds, lo, hi, batch_size, num_workers, bad:BadData, bar)->
     "Encode records [lo, hi): tensors by kind, keys by kind, bad records."
     sub = torch.utils.data.Subset(ds, range(lo, hi))
     dl = torch.utils.data.DataLoader(sub, batch_size=batch_size, num_workers=num_workers, collate_fn=list)
-    out, keys, bads = {k: [] for k in ('img', 'img_std', 'txt', 'u_img', 'u_img_std', 'u_txt')}, {'pair': [], 'img': [], 'txt': []}, []
+    out, keys, bads = ({k: [] for k in ('img', 'img_std', 'txt', 'u_img', 'u_img_std', 'u_txt')},
+                       {'pair': [], 'img': [], 'txt': []}, [])
     for items in dl:
         for it in items:
             if 'error' in it: bad.add(it['key'], it['error']); bads.append((it['key'], it['error']))
@@ -166,16 +170,18 @@ def _encode_shard(pipe, ds, lo, hi, batch_size, num_workers, bad:BadData, bar)->
         txts = [it for it in good if it['pixel_values'] is None]
         if pairs:
             i, s = encode_images(pipe, torch.stack([it['pixel_values'] for it in pairs]))
-            out['img'].append(i); out['img_std'].append(s); out['txt'].append(encode_texts(pipe, [it['text'] for it in pairs], warn=False))
+            out['img'].append(i); out['img_std'].append(s)
+            out['txt'].append(encode_texts(pipe, [it['text'] for it in pairs], warn=False))
         if imgs:
-            i, s = encode_images(pipe, torch.stack([it['pixel_values'] for it in imgs])); out['u_img'].append(i); out['u_img_std'].append(s)
+            i, s = encode_images(pipe, torch.stack([it['pixel_values'] for it in imgs]))
+            out['u_img'].append(i); out['u_img_std'].append(s)
         if txts: out['u_txt'].append(encode_texts(pipe, [it['text'] for it in txts], warn=False))
         for k, grp in (('pair', pairs), ('img', imgs), ('txt', txts)): keys[k] += [it['key'] for it in grp]
         bar.update(len(items))
     return {k: torch.cat(v) for k, v in out.items() if v}, keys, bads
 
 def _encode_shards(pipe, ds, records, cache_dir, fp, shard_size, batch_size, num_workers, bad, bar)->tuple:
-    "Encode every shard of the cache, reusing those whose fingerprint and range match: (shard descriptions, reused count)."
+    "Encode every cache shard, reusing those whose fingerprint and range match: (shard descriptions, reused count)."
     from safetensors.torch import save_file
     shards, reused = [], 0
     for s, lo in enumerate(range(0, len(records), shard_size)):
@@ -191,7 +197,8 @@ def _encode_shards(pipe, ds, records, cache_dir, fp, shard_size, batch_size, num
             save_file({k: v.contiguous() for k, v in tensors.items()} or {'empty': torch.zeros(0)}, str(tmp),
                       metadata={'unidiffuser': json.dumps(meta)})
             os.replace(tmp, f)
-        shards.append(dict(file=f.name, range=[lo, hi], sha256=_sha256(f), counts={k: len(v) for k, v in meta['keys'].items()}))
+        shards.append(dict(file=f.name, range=[lo, hi], sha256=_sha256(f),
+                           counts={k: len(v) for k, v in meta['keys'].items()}))
     return shards, reused
 
 def count_truncated(pipe:UniDiffuser, texts:list)->int:
@@ -228,20 +235,21 @@ def build_latent_cache(pipe:UniDiffuser,       # encoders (and the U-ViT's text-
     truncated = count_truncated(pipe, [r.get('text') for r in records])
     if truncated:   # one warning before the work; the batches encode without their own
         warnings.warn(f"build_latent_cache: {truncated} of {len(records)} captions are longer than the U-ViT's "
-                      f"{pipe.uvit.cfg.num_text_tokens} text tokens and lose their last tokens; a U-ViT with more text tokens "
-                      "(uvit_config num_text_tokens) keeps them")
+                      f"{pipe.uvit.cfg.num_text_tokens} text tokens and lose their last tokens; "
+                      "a U-ViT with more text tokens (uvit_config num_text_tokens) keeps them")
     shards, reused = _encode_shards(pipe, ds, records, cache_dir, fp, shard_size, batch_size, num_workers, bad, bar)
     bar.close()
     for old in cache_dir.glob('shard-*.safetensors'):
         if old.name not in {s['file'] for s in shards}: old.unlink()
     counts = {k: sum(s['counts'][k] for s in shards) for k in ('pair', 'img', 'txt')}
     if not counts['pair'] and not (counts['img'] and counts['txt']):
-        raise ValueError(f"no usable training data in {len(records)} records ({bad.summary()}); UniDiffuser needs pairs, "
-                         "or both unpaired images and unpaired captions")
+        raise ValueError(f"no usable training data in {len(records)} records ({bad.summary()}); "
+                         "UniDiffuser needs pairs, or both unpaired images and unpaired captions")
     man = dict(fingerprint=fp, settings=settings, shards=shards, counts=counts, records=len(records),
                bad=dict(count=len(bad), by_reason=bad.counts(), keys=[k for k, _ in bad.items]),
                truncated_captions=truncated, seconds=round(time.time() - t0, 3), reused_shards=reused)
-    tmp = man_path.with_name(f'cache.json.tmp{os.getpid()}'); tmp.write_text(json.dumps(man, indent=1)); os.replace(tmp, man_path)
+    tmp = man_path.with_name(f'cache.json.tmp{os.getpid()}'); tmp.write_text(json.dumps(man, indent=1))
+    os.replace(tmp, man_path)
     return man
 
 def load_latent_cache(cache_dir)->dict:
@@ -249,13 +257,15 @@ def load_latent_cache(cache_dir)->dict:
     from safetensors.torch import load_file
     cache_dir = Path(cache_dir)
     try: man = json.loads((cache_dir/'cache.json').read_text())
-    except (OSError, ValueError) as e: raise ValueError(f"{cache_dir} holds no readable cache.json ({e}); build the cache again") from e
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{cache_dir} holds no readable cache.json ({e}); build the cache again") from e
     parts = []
     for s in man['shards']:
         f = cache_dir/s['file']
         if not f.exists() or _sha256(f) != s['sha256']:
-            raise ValueError(f"latent cache shard {f} is missing or fails its sha256 check; delete {cache_dir} to encode again")
+            raise ValueError(f"latent cache shard {f} is missing or fails its sha256 check; "
+                             f"delete {cache_dir} to encode again")
         parts.append(load_file(str(f)))
-    lat = {k: torch.cat([p[k] for p in parts if k in p]) for k in ('img', 'img_std', 'txt', 'u_img', 'u_img_std', 'u_txt')
-           if any(k in p for p in parts)}
+    lat = {k: torch.cat([p[k] for p in parts if k in p])
+           for k in ('img', 'img_std', 'txt', 'u_img', 'u_img_std', 'u_txt') if any(k in p for p in parts)}
     return dict(latents=lat, manifest=man)

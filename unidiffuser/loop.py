@@ -29,10 +29,10 @@ class LoopConfig:
     betas:tuple=(0.9, 0.999)         # AdamW betas
     warmup:int=0                     # linear warm-up steps
     lr_decay:str='constant'          # after warm-up: 'constant' or 'cosine' (to 0 at `steps`); see `lr_factor`
-    lr_scheduler:str=None            # a diffusers `get_scheduler` name ('constant', 'cosine', 'linear', ...); None: `lr_decay`
+    lr_scheduler:str=None            # diffusers `get_scheduler` name ('constant', 'cosine', ...); None: `lr_decay`
     gradient_accumulation_steps:int=1 # micro-batches per optimizer step
     ema_decay:float=0.               # EMA of the weights; 0: none (the EMA *is* the trained network)
-    ema_warmup:bool=False            # ramp the decay as diffusers' EMAModel: min(ema_decay, (1+n)/(10+n)) after n updates
+    ema_warmup:bool=False            # ramp decay as diffusers' EMAModel: min(ema_decay, (1+n)/(10+n)) after n updates
     grad_clip:float=0.               # max gradient norm; 0: off
     grad_checkpointing:bool=None     # True / False: set it on the network; None: leave the network's own setting
     mixed_precision:str='no'         # 'no', 'bf16', 'fp16' (accelerate) or 'auto' (`auto_mixed_precision`)
@@ -84,7 +84,8 @@ def freeze_params(model:torch.nn.Module, prefixes=())->list:
     names = [n for n, _ in model.named_parameters()]
     for p in prefixes:
         if not any(n == p or n.startswith(p.rstrip('.') + '.') for n in names):
-            raise ValueError(f"freeze prefix {p!r} matches no parameter; top-level names are {sorted({n.split('.')[0] for n in names})}")
+            raise ValueError(f"freeze prefix {p!r} matches no parameter; "
+                             f"top-level names are {sorted({n.split('.')[0] for n in names})}")
     frozen = [n for n in names if any(n == p or n.startswith(p.rstrip('.') + '.') for p in prefixes)]
     for n, prm in model.named_parameters():
         if n in frozen: prm.requires_grad_(False)
@@ -94,14 +95,16 @@ def freeze_params(model:torch.nn.Module, prefixes=())->list:
 def checkpoint_dirs(out_dir)->list:
     "The numbered checkpoints `checkpoint-N` in `out_dir`, oldest first."
     if not os.path.isdir(out_dir): return []
-    found = [(int(m.group(1)), os.path.join(out_dir, n)) for n in os.listdir(out_dir) if (m := re.fullmatch(r'checkpoint-(\d+)', n))]
+    found = [(int(m.group(1)), os.path.join(out_dir, n)) for n in os.listdir(out_dir)
+             if (m := re.fullmatch(r'checkpoint-(\d+)', n))]
     return [p for _, p in sorted(found)]
 
 def _resume_source(out_dir, resume, numbered:bool):
     "The checkpoint folder to resume from: None, `resume` itself (a path), or the newest in out_dir."
     if not resume or out_dir is None: return None
     if isinstance(resume, (str, os.PathLike)) and resume not in ('latest',):
-        if not os.path.isdir(resume): raise ValueError(f"resume_from_checkpoint {str(resume)!r} is not a checkpoint folder")
+        if not os.path.isdir(resume):
+            raise ValueError(f"resume_from_checkpoint {str(resume)!r} is not a checkpoint folder")
         return str(resume)
     if numbered: return (checkpoint_dirs(out_dir) or [None])[-1]
     ckpt = os.path.join(out_dir, 'checkpoint')
@@ -109,18 +112,20 @@ def _resume_source(out_dir, resume, numbered:bool):
 
 # %% ../nbs/30_training.ipynb #a7b8c9d0
 class _NoEMA:
-    "Stands in for the EMA when `ema_decay` is 0: `.module` is the trained network itself; nothing is averaged or saved."
+    "Stands in for the EMA when `ema_decay` is 0: `.module` is the trained network; nothing is averaged or saved."
     def __init__(self, model): self.module = model
     def update_parameters(self, model): pass
     def state_dict(self): return {}
     def load_state_dict(self, sd): pass
 
 def _set_grad_checkpointing(model:nn.Module, on:bool):
-    "Gradient checkpointing on or off: project blocks with a `use_checkpoint` flag, transformers' and diffusers' switches."
+    "Gradient checkpointing on/off: project blocks with a `use_checkpoint` flag, transformers' and diffusers' switches."
     for m in model.modules():
         if isinstance(getattr(m, 'use_checkpoint', None), bool): m.use_checkpoint = on
-    for on_name, off_name in (('gradient_checkpointing_enable', 'gradient_checkpointing_disable'), ('enable_gradient_checkpointing', 'disable_gradient_checkpointing')):
-        if hasattr(model, on_name if on else off_name) and getattr(model, 'supports_gradient_checkpointing', True) is not False:
+    for on_name, off_name in (('gradient_checkpointing_enable', 'gradient_checkpointing_disable'),
+                              ('enable_gradient_checkpointing', 'disable_gradient_checkpointing')):
+        if (hasattr(model, on_name if on else off_name)
+                and getattr(model, 'supports_gradient_checkpointing', True) is not False):
             getattr(model, on_name if on else off_name)(); break
 
 # %% ../nbs/30_training.ipynb #4974a30f
@@ -134,23 +139,29 @@ def ema_ramp_fn(decay:float):
 def train_loop(model:torch.nn.Module, # the network, on any device; parameters with requires_grad are trained
                cfg,                   # settings: any object with the fields of `LoopConfig` (steps and lr required)
                conf:dict,             # JSON config written to out_dir/config.json and into every checkpoint
-               batch_fn,              # batch_fn(micro_step, rank, world, device) -> batch, drawn outside autocast (micro_step = step * accumulation + i)
-               loss_fn,               # loss_fn(wrapped_model, batch, sched) -> (loss, dict of per-part losses for the log; may be empty)
-               out_dir,               # checkpoints, config.json and log.jsonl go here; None: nothing is written (no checkpoints, no resume)
-               resume=True,           # True / 'latest': continue from the newest checkpoint in out_dir; a path: from it; False: start over
+               batch_fn,              # (micro_step=step*accum+i, rank, world, device) -> batch, drawn outside autocast
+               loss_fn,               # (wrapped_model, batch, sched) -> (loss, {part: loss} for the log, may be empty)
+               out_dir,               # checkpoints, config.json and log.jsonl go here; None: nothing written, no resume
+               resume=True,           # True/'latest': newest checkpoint in out_dir; a path: from it; False: start over
                accelerator=None,      # an `accelerate.Accelerator`; default: a new one with cfg.mixed_precision
                progress:bool=True,    # tqdm bar (main process)
                key:str='uvit',        # config entry of the network; a checkpoint for another network is refused
-               on_step=None,          # on_step(done, info) on every process after the checkpoint; info: batch, loss, parts, lr, ema, main
+               # on_step(done, info) on every process after the checkpoint; info: batch, loss, parts, lr, ema, main
+               on_step=None,
                desc:str='train',      # progress bar label
-               numbered_checkpoints:bool=False # diffusers' layout `checkpoint-N` (kept up to cfg.checkpoints_total_limit); else one `checkpoint`
+               # diffusers' layout `checkpoint-N` (kept up to cfg.checkpoints_total_limit); else one `checkpoint`
+               numbered_checkpoints:bool=False
               )->TrainResult:
-    "The one training loop: accelerate (precision, accumulation, processes), AdamW, LR schedule, EMA, clipping, logs and trackers, resumable checkpoints."
-    if _opt(cfg, 'lr_decay') not in ('constant', 'cosine'): raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {cfg.lr_decay!r}")
-    k_acc, log_every, ema_decay = _opt(cfg, 'gradient_accumulation_steps'), _opt(cfg, 'log_every'), _opt(cfg, 'ema_decay')
-    if k_acc < 1 or log_every < 1: raise ValueError(f"gradient_accumulation_steps and log_every must be >= 1, got {k_acc}, {log_every}")
+    "The one training loop: accelerate, AdamW, LR schedule, EMA, clipping, logs and trackers, resumable checkpoints."
+    if _opt(cfg, 'lr_decay') not in ('constant', 'cosine'):
+        raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {cfg.lr_decay!r}")
+    k_acc, log_every, ema_decay = (_opt(cfg, 'gradient_accumulation_steps'), _opt(cfg, 'log_every'),
+                                   _opt(cfg, 'ema_decay'))
+    if k_acc < 1 or log_every < 1:
+        raise ValueError(f"gradient_accumulation_steps and log_every must be >= 1, got {k_acc}, {log_every}")
     dev = torch.accelerator.is_available() if hasattr(torch, 'accelerator') else torch.cuda.is_available()
-    acc = accelerator or new_accelerator(mixed_precision=_opt(cfg, 'mixed_precision'), cpu=not dev)  # cpu=True: torchrun on CPUs gives gloo DDP
+    # cpu=True: torchrun on CPUs gives gloo DDP
+    acc = accelerator or new_accelerator(mixed_precision=_opt(cfg, 'mixed_precision'), cpu=not dev)
     if _opt(cfg, 'grad_checkpointing') is not None: _set_grad_checkpointing(model, bool(cfg.grad_checkpointing))
     model.to(acc.device).train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -178,7 +189,8 @@ def train_loop(model:torch.nn.Module, # the network, on any device; parameters w
     def checkpoint(done):
         if not write: return
         path = os.path.join(out_dir, f'checkpoint-{done}' if numbered_checkpoints else 'checkpoint')
-        save_checkpoint(path, model, ema, opt, lr_sched, done, conf, extra=dict(seconds=round(elapsed0 + time.time() - t0, 3)))
+        save_checkpoint(path, model, ema, opt, lr_sched, done, conf,
+                        extra=dict(seconds=round(elapsed0 + time.time() - t0, 3)))
         log(dict(event='checkpoint', step=done, rank=rank))
         limit = _opt(cfg, 'checkpoints_total_limit')
         if numbered_checkpoints and limit:
@@ -187,14 +199,18 @@ def train_loop(model:torch.nn.Module, # the network, on any device; parameters w
     sched, rank, world = NoiseSchedule(), acc.process_index, acc.num_processes
     clip, every = _opt(cfg, 'grad_clip'), _opt(cfg, 'checkpoint_every')
     hist, run, t0 = [], [], time.time()
-    for step in tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress or not acc.is_local_main_process, desc=desc):
+    for step in tqdm(range(start, cfg.steps), initial=start, total=cfg.steps,
+                     disable=not progress or not acc.is_local_main_process, desc=desc):
         opt.zero_grad(set_to_none=True); lv, parts = 0., {}
         for i in range(k_acc):
             b = batch_fn(step * k_acc + i, rank, world, acc.device)
-            sync = contextlib.nullcontext() if i == k_acc - 1 or world == 1 else acc.no_sync(net)  # all-reduce once per step
+            # all-reduce once per step
+            sync = contextlib.nullcontext() if i == k_acc - 1 or world == 1 else acc.no_sync(net)
             with sync:
                 with acc.autocast(): loss, ps = loss_fn(net, b, sched)
-                if not torch.isfinite(loss): raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr or use mixed_precision='no'")
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"loss became {loss.item()} at step {step}; "
+                                             "lower lr or use mixed_precision='no'")
                 acc.backward(loss / k_acc if k_acc > 1 else loss)
             lv += loss.item() / k_acc
             for n, v in ps.items(): parts[n] = parts.get(n, 0.) + float(v) / k_acc
@@ -203,18 +219,20 @@ def train_loop(model:torch.nn.Module, # the network, on any device; parameters w
         done = step + 1; run.append(lv)
         if done % log_every == 0 or done == cfg.steps:
             hist.append((done, sum(run) / len(run))); run = []
-            rec = dict(step=done, loss=hist[-1][1], lr=lr_sched.get_last_lr()[0], seconds=round(elapsed0 + time.time() - t0, 3), **parts)
+            rec = dict(step=done, loss=hist[-1][1], lr=lr_sched.get_last_lr()[0],
+                       seconds=round(elapsed0 + time.time() - t0, 3), **parts)
             log(rec)
             if acc.trackers: acc.log({k: v for k, v in rec.items() if k != 'step'}, step=done)
         if (every and done % every == 0) or done == cfg.steps:
             checkpoint(done); acc.wait_for_everyone()
-        if on_step is not None: on_step(done, dict(batch=b, loss=lv, parts=parts, lr=lr_sched.get_last_lr()[0], ema=ema, main=main))
+        if on_step is not None:
+            on_step(done, dict(batch=b, loss=lv, parts=parts, lr=lr_sched.get_last_lr()[0], ema=ema, main=main))
     return TrainResult(model, ema.module, hist, elapsed0 + time.time() - t0, conf)
 
 # %% ../nbs/30_training.ipynb #df87b3b5
 @dataclass
 class TrainConfig(LoopConfig):
-    "The toy trainer's settings: `LoopConfig`'s fields with U-ViT / UniDiffuser defaults where they exist, the batch, $t=0$, the seed."
+    "The toy trainer's settings: `LoopConfig` with U-ViT / UniDiffuser defaults where they exist, batch, $t=0$, seed."
     steps:int=6000            # optimizer steps
     lr:float=2e-4             # AdamW learning rate (U-ViT: 2e-4)
     weight_decay:float=0.03   # AdamW weight decay (U-ViT: 0.03)
@@ -240,13 +258,16 @@ def train(model:nn.Module,   # joint noise predictor with the (xs, ts) -> dict i
          )->TrainResult:
     "Train a joint noise predictor with Algorithm 1 on fresh batches of `sample_batch`, through `train_loop`."
     cfg, sched = cfg or TrainConfig(), sched or NoiseSchedule()
-    if cfg.steps < 1 or cfg.batch_size < 1: raise ValueError(f"steps and batch_size must be >= 1, got {cfg.steps}, {cfg.batch_size}")
+    if cfg.steps < 1 or cfg.batch_size < 1:
+        raise ValueError(f"steps and batch_size must be >= 1, got {cfg.steps}, {cfg.batch_size}")
     def batch_fn(step, rank, world, device):
-        if cfg.batch_size % world: raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
+        if cfg.batch_size % world:
+            raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
         g = step_generator(cfg.seed, step, rank, device)
         return sample_batch(cfg.batch_size // world, g, device), g
     def loss_fn(net, b, _): return unidiffuser_loss(net, b[0], sched, include_t0=cfg.include_t0, generator=b[1]), {}
-    return train_loop(model, cfg, asdict(cfg), batch_fn, loss_fn, out_dir, accelerator=accelerator, progress=progress, key='mlp', desc='train')
+    return train_loop(model, cfg, asdict(cfg), batch_fn, loss_fn, out_dir, accelerator=accelerator, progress=progress,
+                      key='mlp', desc='train')
 
 # %% ../nbs/30_training.ipynb #65e06f90
 def gmm_batches(gmm):

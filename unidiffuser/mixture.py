@@ -13,7 +13,8 @@ from .core import perturb
 from .schedule import NoiseSchedule
 
 # %% ../nbs/38_task_mixture.ipynb #c33325a1
-TASKS = ('independent', 't2i', 'i2t', 'joint', 'i', 't')  # the order of the mixture weights; 4 weights leave out the marginals 'i' and 't'
+# the order of the mixture weights; 4 weights leave out the marginals 'i' and 't'
+TASKS = ('independent', 't2i', 'i2t', 'joint', 'i', 't')
 
 def task_timesteps(n:int,                # number of samples
                    T:int,                # number of diffusion steps
@@ -24,10 +25,12 @@ def task_timesteps(n:int,                # number of samples
     "Draw $(t^x, t^y)$ per sample from the task mixture; 0 marks a clean condition."
     w = torch.as_tensor(weights, dtype=torch.float)
     if w.shape not in ((4,), (len(TASKS),)) or bool((w < 0).any()) or float(w.sum()) <= 0:
-        raise ValueError(f"weights must be 4 or 6 non-negative numbers over {TASKS} with a positive sum, got {weights!r}")
+        raise ValueError(f"weights must be 4 or 6 non-negative numbers over {TASKS} with a positive sum, "
+                         f"got {weights!r}")
     ts = {m: torch.randint(1, T + 1, (n,), generator=generator, device=device).double() for m in ('img', 'txt')}
     kind = torch.multinomial(w.to(device), n, replacement=True, generator=generator)
-    ts['txt'] = torch.where(kind == 1, 0., torch.where(kind == 3, ts['img'], torch.where(kind == 4, float(T), ts['txt'])))
+    ts['txt'] = torch.where(kind == 1, 0., torch.where(kind == 3, ts['img'],
+                                                       torch.where(kind == 4, float(T), ts['txt'])))
     ts['img'] = torch.where(kind == 2, 0., torch.where(kind == 5, float(T), ts['img']))
     return ts, kind
 
@@ -40,13 +43,15 @@ def task_mixture_loss(eps_fn,              # joint noise predictor: (noisy dict,
                       per_modality:bool=False # also return each modality's mean squared error over its noised rows
                      ):
     "Algorithm 1 with task-mixture timesteps; modalities drawn at t=0 are clean conditions and leave the loss."
-    if set(x0s) != {'img', 'txt'}: raise ValueError(f"task_mixture_loss needs the modalities 'img' and 'txt', got {sorted(x0s)}")
+    if set(x0s) != {'img', 'txt'}:
+        raise ValueError(f"task_mixture_loss needs the modalities 'img' and 'txt', got {sorted(x0s)}")
     sched = sched or NoiseSchedule()
     n, dev = x0s['img'].shape[0], x0s['img'].device
     ts, _ = task_timesteps(n, sched.T, weights, generator, dev)
     xts, eps = perturb(x0s, ts, sched, generator)
     pred = eps_fn(xts, ts)
-    if set(pred) != set(x0s): raise ValueError(f"the noise predictor returned modalities {sorted(pred)}, expected {sorted(x0s)}")
+    if set(pred) != set(x0s):
+        raise ValueError(f"the noise predictor returned modalities {sorted(pred)}, expected {sorted(x0s)}")
     num, den, per = 0., 0., {}
     for m in ('img', 'txt'):
         sq = (pred[m].float() - eps[m].float()).pow(2).reshape(n, -1)
@@ -65,13 +70,16 @@ def conditioning_gain(eps_fn,              # joint noise predictor: (noisy dict,
                       sched:NoiseSchedule=None,
                       seed:int=0
                      )->dict:              # clean, noised (the two mean squared errors) and gain
-    "Fraction of the target's noise-prediction error removed by a clean partner (t=0) rather than a fully noised one (t=T)."
-    if target not in ('img', 'txt') or set(x0s) != {'img', 'txt'}: raise ValueError(f"target must be 'img' or 'txt' of x0s with keys 'img' and 'txt'; got {target!r}, {sorted(x0s)}")
+    "Fraction of the target's noise-prediction error removed by a clean partner (t=0) rather than a noised one (t=T)."
+    if target not in ('img', 'txt') or set(x0s) != {'img', 'txt'}:
+        raise ValueError(f"target must be 'img' or 'txt' of x0s with keys 'img' and 'txt'; "
+                         f"got {target!r}, {sorted(x0s)}")
     sched = sched or NoiseSchedule()
     if not 0 < t <= sched.T: raise ValueError(f"t must be in 1..{sched.T}, got {t}")
     other, n, dev = 'txt' if target == 'img' else 'img', x0s['img'].shape[0], x0s['img'].device
     def err(t_other):
-        ts = {target: torch.full((n,), float(t), dtype=torch.float64, device=dev), other: torch.full((n,), float(t_other), dtype=torch.float64, device=dev)}
+        ts = {target: torch.full((n,), float(t), dtype=torch.float64, device=dev),
+              other: torch.full((n,), float(t_other), dtype=torch.float64, device=dev)}
         xt, eps = perturb(x0s, ts, sched, torch.Generator(dev).manual_seed(seed))  # same noise for both calls
         return float((eps_fn(xt, ts)[target].float() - eps[target].float()).pow(2).mean())
     clean, noised = err(0), err(sched.T)

@@ -40,13 +40,14 @@ def unpaired_loss(eps_fn,              # joint noise predictor: (noisy dict, tim
                   x0s:dict,            # {'img': (B, ...), 'txt': (B, ...)}; rows of a missing modality are ignored
                   present:dict=None,   # {'img': (B,) bool, 'txt': (B,) bool}; None: every row is a pair
                   sched:NoiseSchedule=None,
-                  weights=(),          # (): Algorithm 1's independent timesteps; else task-mixture weights (`task_timesteps`)
+                  weights=(),          # (): independent timesteps (Alg. 1); else mixture weights (`task_timesteps`)
                   generator=None,
                   per_modality:bool=False,
                   draws:tuple=None     # (timesteps, noise) drawn beforehand (`draw_noise`), e.g. for the global batch
                  ):
     "Eq. 5 on pairs and Eq. U1 on unpaired rows: a missing modality is pure noise at t=T and leaves the loss."
-    if set(x0s) != {'img', 'txt'}: raise ValueError(f"unpaired_loss needs the modalities 'img' and 'txt', got {sorted(x0s)}")
+    if set(x0s) != {'img', 'txt'}:
+        raise ValueError(f"unpaired_loss needs the modalities 'img' and 'txt', got {sorted(x0s)}")
     sched = sched or NoiseSchedule()
     n, dev = x0s['img'].shape[0], x0s['img'].device
     present = present or {m: torch.ones(n, dtype=torch.bool, device=dev) for m in x0s}
@@ -108,7 +109,7 @@ def mixed_batch(lat:dict,             # cached latents: img, img_std, txt (pairs
                 sample_posterior:bool=True, device=None,
                 weights=(), sched:NoiseSchedule=None # the loss's timestep rule (see `draw_noise`)
                )->tuple:              # (x0 {'img','txt'}, present {'img','txt'}, draws (timesteps, noise) for the loss)
-    "This process's slice of the global batch at `step`, with its noise: the same rows and draws for any number of processes."
+    "This process's slice of the global batch at `step` with its noise: same rows and draws for any process count."
     if batch_size % world: raise ValueError(f"batch_size {batch_size} is not divisible by the {world} processes")
     k = _split(batch_size, fractions)
     d_img = lat['img' if 'img' in lat else 'u_img'].shape[1]
