@@ -68,7 +68,8 @@ def peak_memory(device=None): # torch device of the computation; CUDA uses the a
     try: yield out
     finally:
         end = proc.memory_info().rss / 2**20
-        out.update(kind='process RSS at exit (psutil, lower bound)', start_mb=start, peak_mb=max(start, end), extra_mb=max(0., end - start))
+        out.update(kind='process RSS at exit (psutil, lower bound)', start_mb=start, peak_mb=max(start, end),
+                   extra_mb=max(0., end - start))
 
 # %% ../nbs/43_benchmark.ipynb #e5ca4dd2
 def bench_config(name:str='tiny', # 'tiny' (tests, milliseconds) or 'small' (the stored benchmark, 45M-parameter U-ViT)
@@ -80,18 +81,20 @@ def bench_config(name:str='tiny', # 'tiny' (tests, milliseconds) or 'small' (the
         from unidiffuser.uvit import UViT, UViTConfig
         from unidiffuser.encoders import tiny_vae, tiny_clip_text, tiny_clip_vision
         from unidiffuser.caption import CaptionDecoder, CaptionDecoderConfig, tiny_caption_tokenizer
-        cfg = UViTConfig(img_size=16, patch_size=2, embed_dim=512, depth=12, num_heads=8, text_dim=64, num_text_tokens=77,
-                         clip_img_dim=512, use_data_type=True)
+        cfg = UViTConfig(img_size=16, patch_size=2, embed_dim=512, depth=12, num_heads=8, text_dim=64,
+                         num_text_tokens=77, clip_img_dim=512, use_data_type=True)
         from transformers import CLIPTextModel
         small_clip, clip_tok = tiny_clip_text(seed=seed)
         tcfg = small_clip.config
-        tcfg.hidden_size = 128  # > text_dim: diffusers applies encode_prefix in text2img only when text_dim < the CLIP width
+        # > text_dim: diffusers applies encode_prefix in text2img only when text_dim < the CLIP width
+        tcfg.hidden_size = 128
         image_encoder, proc = tiny_clip_vision(32, projection_dim=cfg.clip_img_dim, seed=seed)
         cap_tok = tiny_caption_tokenizer(['a photo of a cat', 'a dog on the grass', 'a red car on a street'] * 4)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             uvit, text_encoder = UViT(cfg).eval(), CLIPTextModel(tcfg).eval()
-            dec = CaptionDecoder(CaptionDecoderConfig.tiny(vocab_size=len(cap_tok), prefix_inner_dim=text_encoder.config.hidden_size,
+            dec = CaptionDecoder(CaptionDecoderConfig.tiny(vocab_size=len(cap_tok),
+                                                           prefix_inner_dim=text_encoder.config.hidden_size,
                                                            prefix_hidden_dim=cfg.text_dim)).eval()
         pipe = UniDiffuser(uvit, tiny_vae(32, seed=seed), image_encoder, proc, text_encoder, clip_tok, dec, cap_tok)
     else: raise ValueError(f"unknown benchmark config {name!r}; use 'tiny' or 'small'")
@@ -106,42 +109,48 @@ def _diffusers_latent_only(dpipe, z=None, clip=None):
     dpipe.decode_text_latents = lambda lat, device: lat
     try: yield dpipe
     finally:
-        for n in ('encode_image_vae_latents', 'encode_image_clip_latents', 'decode_text_latents'): vars(dpipe).pop(n, None)
+        for n in ('encode_image_vae_latents', 'encode_image_clip_latents', 'decode_text_latents'):
+            vars(dpipe).pop(n, None)
         dpipe.reset_mode()
 
 # %% ../nbs/43_benchmark.ipynb #7271acca
-_DIFFUSERS_MODE = {'joint': 'set_joint_mode', 't2i': 'set_text_to_image_mode', 'i2t': 'set_image_to_text_mode', 'i': 'set_image_mode', 't': 'set_text_mode'}
+_DIFFUSERS_MODE = {'joint': 'set_joint_mode', 't2i': 'set_text_to_image_mode', 'i2t': 'set_image_to_text_mode',
+                   'i': 'set_image_mode', 't': 'set_text_mode'}
 
 # %% ../nbs/43_benchmark.ipynb #63721eaa
 def mode_calls(pipe, dpipe, mode, batch, steps, scale, seed=0, **ours_kw):
-    "Closures `f(impl, steps)` running one call of `mode` for impl in ('batched', 'unbatched', 'ms batched', 'diffusers'); `ours_kw` go to our pipeline."
+    "Closures `f(impl, steps)` running one call of `mode` for impl in `IMPLS`; `ours_kw` go to our pipeline."
     from unidiffuser.pipeline import split_image
     from unidiffuser.samplers import dpm_solver_pp_scheduler
     dev, cfg = pipe.device, pipe.uvit.cfg
     g = torch.Generator(dev).manual_seed(seed + 1)
-    y = torch.randn(batch, *pipe.shapes['txt'], generator=g, device=dev)                 # clean text latent (t2i condition)
-    x = torch.randn(batch, *pipe.shapes['img'], generator=g, device=dev)                 # clean image state (i2t condition)
-    h = torch.randn(batch, 77, dpipe.text_encoder_hidden_size, generator=g, device=dev)  # diffusers' t2i input: CLIP states
-    px = torch.rand(batch, 3, cfg.img_size * dpipe.vae_scale_factor, cfg.img_size * dpipe.vae_scale_factor, generator=g, device=dev)
+    y = torch.randn(batch, *pipe.shapes['txt'], generator=g, device=dev)  # clean text latent (t2i condition)
+    x = torch.randn(batch, *pipe.shapes['img'], generator=g, device=dev)  # clean image state (i2t condition)
+    # diffusers' t2i input: CLIP states
+    h = torch.randn(batch, 77, dpipe.text_encoder_hidden_size, generator=g, device=dev)
+    px = torch.rand(batch, 3, cfg.img_size * dpipe.vae_scale_factor, cfg.img_size * dpipe.vae_scale_factor,
+                    generator=g, device=dev)
     zc = split_image(x, cfg)
     ms = dpm_solver_pp_scheduler()
     kw = {'joint': dict(num_samples=batch), 'i': dict(num_samples=batch), 't': dict(num_samples=batch),
           't2i': dict(text_condition=y), 'i2t': dict(image_condition=x)}[mode]
-    dkw = {'joint': dict(num_images_per_prompt=batch, num_prompts_per_image=batch), 'i': dict(num_images_per_prompt=batch),
-           't': dict(num_prompts_per_image=batch), 't2i': dict(prompt_embeds=h, negative_prompt_embeds=torch.zeros_like(h)),
-           'i2t': dict(image=px)}[mode]
+    dkw = {'joint': dict(num_images_per_prompt=batch, num_prompts_per_image=batch),
+           'i': dict(num_images_per_prompt=batch), 't': dict(num_prompts_per_image=batch),
+           't2i': dict(prompt_embeds=h, negative_prompt_embeds=torch.zeros_like(h)), 'i2t': dict(image=px)}[mode]
     def ours(impl, n):
         return pipe(mode, scale=scale, steps=n, output_type='latent', generator=torch.Generator(dev).manual_seed(seed),
-                    sampler=ms if impl == 'ms batched' else 'dpm_solver', batch_branches=impl != 'unbatched', **kw, **ours_kw).latents
+                    sampler=ms if impl == 'ms batched' else 'dpm_solver', batch_branches=impl != 'unbatched',
+                    **kw, **ours_kw).latents
     def theirs(impl, n):
         with _diffusers_latent_only(dpipe, zc[0], zc[1].flatten(1)):
             getattr(dpipe, _DIFFUSERS_MODE[mode])()
-            return dpipe(num_inference_steps=n, guidance_scale=scale + 1, generator=torch.Generator(dev).manual_seed(seed),
-                         output_type='latent', **dkw)
+            return dpipe(num_inference_steps=n, guidance_scale=scale + 1,
+                         generator=torch.Generator(dev).manual_seed(seed), output_type='latent', **dkw)
     return lambda impl, n: (theirs if impl == 'diffusers' else ours)(impl, n)
 
 # %% ../nbs/43_benchmark.ipynb #18bed329
-IMPLS = {'batched': ('ours, batched', 'DPM-Solver (official)'), 'unbatched': ('ours, unbatched', 'DPM-Solver (official)'),
+IMPLS = {'batched': ('ours, batched', 'DPM-Solver (official)'),
+         'unbatched': ('ours, unbatched', 'DPM-Solver (official)'),
          'ms batched': ('ours, batched', 'DPMSolverMultistep'), 'diffusers': ('diffusers', 'DPMSolverMultistep')}
 
 # %% ../nbs/43_benchmark.ipynb #f6cc4b26
@@ -152,7 +161,8 @@ def _sync(device):
 # %% ../nbs/43_benchmark.ipynb #7aebe87b
 @torch.no_grad()
 def benchmark(pipe,                    # our `UniDiffuser`
-              diffusers_pipe=None,     # diffusers `UniDiffuserPipeline` with the same weights (see `to_diffusers_pipeline`); None skips it
+              # diffusers `UniDiffuserPipeline` with the same weights (see `to_diffusers_pipeline`); None skips it
+              diffusers_pipe=None,
               modes=('joint', 't2i', 'i2t', 'i', 't'),
               batch:int=4,             # samples per call
               steps:int=20,            # solver steps
@@ -162,7 +172,9 @@ def benchmark(pipe,                    # our `UniDiffuser`
               warmup_steps:int=3,      # steps of the untimed warm-up call (3: one full order-3 step)
               seed:int=0)->list:       # one dict per (mode, implementation)
     "Time every mode with guidance branches batched, unbatched, and in diffusers; count NFE per step and peak memory."
-    if batch < 1 or steps < 3 or repeats < 1: raise ValueError(f"batch, steps and repeats must be >= 1, >= 3 (one full order-3 step of the official solver) and >= 1, got {batch}, {steps}, {repeats}")
+    if batch < 1 or steps < 3 or repeats < 1:
+        raise ValueError(f"batch, steps and repeats must be >= 1, >= 3 (one full order-3 step of the official solver) "
+                         f"and >= 1, got {batch}, {steps}, {repeats}")
     bad = [i for i in impls if i not in IMPLS]
     if bad: raise ValueError(f"unknown implementations {bad}; choose from {list(IMPLS)}")
     impls = [i for i in impls if i != 'diffusers' or diffusers_pipe is not None]
@@ -184,7 +196,8 @@ def benchmark(pipe,                    # our `UniDiffuser`
         for i in impls:
             who, solver = IMPLS[i]
             rows.append(dict(mode=mode, impl=i, implementation=who, sampler=solver, nfe_per_step=nfe[i],
-                             s_per_sample=statistics.median(times[i]) / batch, cpu_s_per_sample=statistics.median(cpu[i]) / batch, peak_mb=mem[i]['peak_mb'],
+                             s_per_sample=statistics.median(times[i]) / batch,
+                             cpu_s_per_sample=statistics.median(cpu[i]) / batch, peak_mb=mem[i]['peak_mb'],
                              extra_mb=mem[i]['extra_mb'], memory=mem[i]['kind']))
         for clock, sfx in (('s_per_sample', ''), ('cpu_s_per_sample', '_cpu')):
             ref = {r['impl']: r[clock] for r in rows if r['mode'] == mode}
@@ -218,9 +231,12 @@ def format_table(rows:list,   # from `benchmark`
     if env: head.append(', '.join(f'{k} {v}' for k, v in env.items()))
     if rows: head.append(f"memory: {rows[0]['memory']}; +MB = peak minus the value at the start of the call")
     g = lambda r, k: '-' if r.get(k) is None else f"{r[k]:.2f} / {r[k + '_cpu']:.2f}"
-    lines = ['| mode | implementation | sampler | NFE/step | s/sample | CPU s/sample | peak MB | +MB | speed-up vs unbatched (wall / CPU) | speed-up vs diffusers (wall / CPU) |',
+    lines = ['| mode | implementation | sampler | NFE/step | s/sample | CPU s/sample | peak MB | +MB | '
+             'speed-up vs unbatched (wall / CPU) | speed-up vs diffusers (wall / CPU) |',
              '|---|---|---|---:|---:|---:|---:|---:|---:|---:|']
     for r in rows:
-        lines.append(f"| {r['mode']} | {r['implementation']} | {r['sampler']} | {f(r['nfe_per_step'], 0)} | {f(r['s_per_sample'], 4)} | {f(r['cpu_s_per_sample'], 4)} | "
-                     f"{f(r['peak_mb'], 0)} | {f(r['extra_mb'], 0)} | {g(r, 'vs_unbatched')} | {g(r, 'vs_diffusers')} |")
+        lines.append(f"| {r['mode']} | {r['implementation']} | {r['sampler']} | {f(r['nfe_per_step'], 0)} | "
+                     f"{f(r['s_per_sample'], 4)} | {f(r['cpu_s_per_sample'], 4)} | "
+                     f"{f(r['peak_mb'], 0)} | {f(r['extra_mb'], 0)} | {g(r, 'vs_unbatched')} | "
+                     f"{g(r, 'vs_diffusers')} |")
     return '\n'.join(head + ([''] if head else []) + lines)

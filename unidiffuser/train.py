@@ -33,11 +33,13 @@ class TrainArgs:
     convert_to_rgb: bool = False       # convert grey/RGBA/palette images instead of skipping them as non-RGB
     on_bad_data: str = 'skip'          # 'skip' (count and log) or 'error' (stop, naming the file)
     cache_dir: str = None              # latent cache (default: output_dir/latent_cache)
-    streaming: bool = False            # --train_shards only: encode each batch on the fly (no cache; endless, resampled shards)
+    # --train_shards only: encode each batch on the fly (no cache; endless, resampled shards)
+    streaming: bool = False
     # model
     pretrained_model_name_or_path: str = None
     vae: str = None                    # replace the autoencoder (AutoencoderKL folder / hub id / .pth)
-    image_encoder: str = None          # replace the CLIP image tower (transformers folder / hub id, or open_clip:NAME:CKPT)
+    # replace the CLIP image tower (transformers folder / hub id, or open_clip:NAME:CKPT)
+    image_encoder: str = None
     text_encoder: str = None           # replace the CLIP text encoder (transformers folder / hub id)
     uvit_weights: str = None           # start the U-ViT from these weights (official .pth or .safetensors)
     from_scratch: bool = False         # re-initialise the U-ViT (first stage kept)
@@ -57,13 +59,15 @@ class TrainArgs:
     gradient_accumulation_steps: int = 1
     max_train_steps: int = 1000
     learning_rate: float = 1e-4
-    lr_scheduler: str = 'constant'     # diffusers get_scheduler: linear, cosine, cosine_with_restarts, polynomial, constant, constant_with_warmup
+    # diffusers get_scheduler: linear, cosine, cosine_with_restarts, polynomial, constant, constant_with_warmup
+    lr_scheduler: str = 'constant'
     lr_warmup_steps: int = 0
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_weight_decay: float = 1e-2
     max_grad_norm: float = 1.0
-    ema_decay: float = 0.9999          # EMA, its decay ramped as diffusers' EMAModel (min(decay, (1+n)/(10+n))); 0: none
+    # EMA, its decay ramped as diffusers' EMAModel (min(decay, (1+n)/(10+n))); 0: none
+    ema_decay: float = 0.9999
     task_weights: list = None          # None: Algorithm 1; else weights over (independent, t2i, i2t, joint[, i, t])
     mixed_precision: str = 'auto'      # 'no', 'fp16', 'bf16', or 'auto'
     gradient_checkpointing: bool = False
@@ -91,34 +95,46 @@ def validate_args(a:TrainArgs)->TrainArgs:
     srcs = [n for n in ('train_data_dir', 'dataset_name', 'train_shards') if getattr(a, n)]
     if len(srcs) > 1: bad(f"give one paired data source, got {srcs}; merge them into one folder or dataset")
     if not srcs and not (a.unpaired_image_dir and a.unpaired_captions):
-        bad("no training data: pass --train_data_dir, --dataset_name or --train_shards (or both --unpaired_image_dir and --unpaired_captions)")
+        bad("no training data: pass --train_data_dir, --dataset_name or --train_shards "
+            "(or both --unpaired_image_dir and --unpaired_captions)")
     for n in ('train_data_dir', 'unpaired_image_dir'):
         if getattr(a, n) and not Path(getattr(a, n)).is_dir(): bad(f"--{n} {getattr(a, n)!r} is not a folder")
-    if a.unpaired_captions and not Path(a.unpaired_captions).is_file(): bad(f"--unpaired_captions {a.unpaired_captions!r} is not a file")
-    if a.pretrained_model_name_or_path is None: bad("pass --pretrained_model_name_or_path: the pipeline to fine-tune, or whose first stage to train on (with --from_scratch)")
+    if a.unpaired_captions and not Path(a.unpaired_captions).is_file():
+        bad(f"--unpaired_captions {a.unpaired_captions!r} is not a file")
+    if a.pretrained_model_name_or_path is None:
+        bad("pass --pretrained_model_name_or_path: the pipeline to fine-tune, "
+            "or whose first stage to train on (with --from_scratch)")
     for n in ('max_train_steps', 'train_batch_size', 'gradient_accumulation_steps', 'logging_steps'):
         v = getattr(a, n)
         if not isinstance(v, int) or isinstance(v, bool) or v < 1: bad(f"--{n} must be a positive integer, got {v!r}")
-    for n in ('checkpointing_steps', 'validation_steps', 'lr_warmup_steps', 'dataloader_num_workers', 'caption_decoder_steps'):
+    for n in ('checkpointing_steps', 'validation_steps', 'lr_warmup_steps', 'dataloader_num_workers',
+              'caption_decoder_steps'):
         v = getattr(a, n)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0: bad(f"--{n} must be an integer >= 0, got {v!r}")
-    if not (isinstance(a.learning_rate, (int, float)) and a.learning_rate > 0): bad(f"--learning_rate must be > 0, got {a.learning_rate!r}")
-    if a.lr_scheduler not in LR_SCHEDULERS: bad(f"--lr_scheduler must be one of {LR_SCHEDULERS}, got {a.lr_scheduler!r}")
-    if a.mixed_precision not in ('no', 'fp16', 'bf16', 'auto'): bad(f"--mixed_precision must be no, fp16, bf16 or auto, got {a.mixed_precision!r}")
+    if not (isinstance(a.learning_rate, (int, float)) and a.learning_rate > 0):
+        bad(f"--learning_rate must be > 0, got {a.learning_rate!r}")
+    if a.lr_scheduler not in LR_SCHEDULERS:
+        bad(f"--lr_scheduler must be one of {LR_SCHEDULERS}, got {a.lr_scheduler!r}")
+    if a.mixed_precision not in ('no', 'fp16', 'bf16', 'auto'):
+        bad(f"--mixed_precision must be no, fp16, bf16 or auto, got {a.mixed_precision!r}")
     if a.on_bad_data not in ('skip', 'error'): bad(f"--on_bad_data must be skip or error, got {a.on_bad_data!r}")
     if not 0 <= a.ema_decay < 1: bad(f"--ema_decay must be in [0, 1), got {a.ema_decay}")
-    if a.paired_fraction is not None and not 0 <= a.paired_fraction <= 1: bad(f"--paired_fraction must be in [0, 1], got {a.paired_fraction}")
+    if a.paired_fraction is not None and not 0 <= a.paired_fraction <= 1:
+        bad(f"--paired_fraction must be in [0, 1], got {a.paired_fraction}")
     if a.streaming and (not a.train_shards or a.unpaired_image_dir or a.unpaired_captions):
         bad("--streaming reads --train_shards only (pairs); cache other sources (drop --streaming)")
     if a.use_lora and a.freeze: bad("--use_lora already freezes the base network; drop --freeze")
-    if a.use_lora and (a.from_scratch or a.uvit_config): bad("--use_lora adapts released weights; drop --from_scratch / --uvit_config")
-    if a.checkpoints_total_limit is not None and a.checkpoints_total_limit < 1: bad("--checkpoints_total_limit must be >= 1 (or unset to keep all)")
+    if a.use_lora and (a.from_scratch or a.uvit_config):
+        bad("--use_lora adapts released weights; drop --from_scratch / --uvit_config")
+    if a.checkpoints_total_limit is not None and a.checkpoints_total_limit < 1:
+        bad("--checkpoints_total_limit must be >= 1 (or unset to keep all)")
     if a.resume_from_checkpoint not in (None, 'latest') and not Path(a.resume_from_checkpoint).is_dir():
         bad(f"--resume_from_checkpoint {a.resume_from_checkpoint!r} is neither 'latest' nor a checkpoint folder")
     out = Path(a.output_dir)
     if out.exists() and not out.is_dir(): bad(f"--output_dir {str(out)!r} is a file; pass a folder")
     probe = next((p for p in [out, *out.parents] if p.exists()), Path('.'))
-    if not os.access(probe, os.W_OK): bad(f"--output_dir {str(out)!r} is not writable ({probe} is read-only); pick another folder")
+    if not os.access(probe, os.W_OK):
+        bad(f"--output_dir {str(out)!r} is not writable ({probe} is read-only); pick another folder")
     return a
 
 # %% ../nbs/39_train.ipynb #328ad86c
@@ -127,7 +143,8 @@ from .utils import cpu_has_native_bf16, auto_mixed_precision  # `--mixed_precisi
 # %% ../nbs/39_train.ipynb #432fc09d
 def build_train_parser()->argparse.ArgumentParser:
     "argparse parser with one flag per `TrainArgs` field, plus --config."
-    p = argparse.ArgumentParser(prog='unidiffuser train', description='Train or fine-tune UniDiffuser on image-text data.')
+    p = argparse.ArgumentParser(prog='unidiffuser train',
+                                description='Train or fine-tune UniDiffuser on image-text data.')
     from fastcore.docments import docments
     p.add_argument('--config', default=None, help='YAML or JSON file of settings (flags override it)')
     docs = docments(TrainArgs)
@@ -146,12 +163,15 @@ def read_config(path)->dict:
     if not p.is_file(): raise ValueError(f"--config {str(p)!r} does not exist")
     try: d = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as e: raise ValueError(f"--config {p} is not valid YAML: {e}") from e
-    if not isinstance(d, dict): raise ValueError(f"--config {p} must hold a mapping of settings, got {type(d).__name__}")
+    if not isinstance(d, dict):
+        raise ValueError(f"--config {p} must hold a mapping of settings, got {type(d).__name__}")
     unknown = sorted(set(d) - {f.name for f in fields(TrainArgs)})
     if unknown: raise ValueError(f"--config {p}: unknown settings {unknown}; see `unidiffuser train --help`")
     base = p.parent
-    for k in ('train_data_dir', 'unpaired_image_dir', 'unpaired_captions', 'output_dir', 'cache_dir'):  # relative to the file
-        if isinstance(d.get(k), str) and not os.path.isabs(d[k]) and not Path(d[k]).exists() and (base/d[k]).exists(): d[k] = str(base/d[k])
+    # relative to the file
+    for k in ('train_data_dir', 'unpaired_image_dir', 'unpaired_captions', 'output_dir', 'cache_dir'):
+        if isinstance(d.get(k), str) and not os.path.isabs(d[k]) and not Path(d[k]).exists() and (base/d[k]).exists():
+            d[k] = str(base/d[k])
     return d
 
 def parse_args(argv=None)->TrainArgs:
@@ -182,7 +202,8 @@ def load_run_pipeline(a:TrainArgs):
     "The pipeline to train: released components (optionally swapped by name) and the U-ViT to start from."
     from unidiffuser.first_stage import load_components, check_components
     from unidiffuser.finetune import initial_uvit
-    pipe = load_components(a.pretrained_model_name_or_path, vae=a.vae, image_encoder=a.image_encoder, text_encoder=a.text_encoder)
+    pipe = load_components(a.pretrained_model_name_or_path, vae=a.vae, image_encoder=a.image_encoder,
+                           text_encoder=a.text_encoder)
     pipe.uvit = initial_uvit(pipe, a.from_scratch, a.uvit_config, a.uvit_weights, a.seed)
     for n in ('vae', 'image_encoder', 'text_encoder', 'caption_decoder'): getattr(pipe, n).requires_grad_(False).eval()
     check_components(pipe, a.resolution)
@@ -226,7 +247,8 @@ def streaming_batches(pipe, a:TrainArgs, bad, weights=()):
     from unidiffuser.loop import step_generator
     urls = a.train_shards[0] if len(a.train_shards) == 1 else a.train_shards
     ds = StreamingImageTextDataset(webdataset_pipeline(urls, shuffle=1000, seed=a.seed, resample=True),
-                                   a.resolution or pipe.image_size, a.center_crop, False, a.min_image_size, a.convert_to_rgb)
+                                   a.resolution or pipe.image_size, a.center_crop, False, a.min_image_size,
+                                   a.convert_to_rgb)
     it = iter(torch.utils.data.DataLoader(ds, batch_size=a.train_batch_size, num_workers=a.dataloader_num_workers,
                                           collate_fn=collate_records))
     buf = {'px': [], 'txt': []}
@@ -243,7 +265,8 @@ def streaming_batches(pipe, a:TrainArgs, bad, weights=()):
         img = torch.cat([img[:, :n] + std * torch.randn(std.shape, generator=g), img[:, n:]], 1)
         x0 = {'img': img.to(device), 'txt': encode_texts(pipe, txt).to(device)}
         present = {m: torch.ones(len(px), dtype=torch.bool, device=device) for m in x0}
-        return x0, present, draw_noise(x0, present, None, weights, step_generator((a.seed, 'noise'), step, rank, device))
+        return x0, present, draw_noise(x0, present, None, weights,
+                                       step_generator((a.seed, 'noise'), step, rank, device))
     return batch_fn
 
 # %% ../nbs/39_train.ipynb #e74cf9cc
@@ -271,21 +294,22 @@ def train(a:TrainArgs,            # settings (see `TrainArgs`; `parse_args` read
     from unidiffuser.pipeline_io import save_pipeline
     validate_args(a)
     if (r := _finished(a)) is not None:
-        print(f"{a.output_dir} already holds a finished {a.max_train_steps}-step run; nothing to do (raise --max_train_steps "
-              "to train on, or pick another --output_dir)"); return r
+        print(f"{a.output_dir} already holds a finished {a.max_train_steps}-step run; nothing to do "
+              "(raise --max_train_steps to train on, or pick another --output_dir)"); return r
     out = Path(a.output_dir); t_start = time.time()
     mp = auto_mixed_precision() if a.mixed_precision == 'auto' else a.mixed_precision
     acc = new_accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available(), log_with=a.report_to,
                           project_dir=str(out) if a.report_to else None)
     from accelerate.utils import DistributedType
     if acc.distributed_type == DistributedType.FSDP:
-        raise ValueError("FSDP is not supported yet: the EMA and the checkpoints read full parameters on the main process; "
-                         "launch with data parallelism instead (accelerate launch --multi_gpu ...)")
+        raise ValueError("FSDP is not supported yet: the EMA and the checkpoints read full parameters on the main "
+                         "process; launch with data parallelism instead (accelerate launch --multi_gpu ...)")
     pipe = load_run_pipeline(a)
     records = gather_records(a) if not a.streaming else []
     if a.caption_decoder_steps:   # the paper's caption decoder, trained on the run's captions (bottleneck frozen)
         from unidiffuser.caption_train import train_caption_decoder, CaptionTrainConfig
-        cc = CaptionTrainConfig(steps=a.caption_decoder_steps, batch_size=a.caption_decoder_batch_size * acc.num_processes,
+        cc = CaptionTrainConfig(steps=a.caption_decoder_steps,
+                                batch_size=a.caption_decoder_batch_size * acc.num_processes,
                                 lr=a.caption_decoder_learning_rate, seed=a.seed)
         cd = train_caption_decoder(pipe, [r['text'] for r in records if r.get('text')], out/'caption_decoder_run', cc,
                                    accelerator=acc, progress=progress)
@@ -298,10 +322,12 @@ def train(a:TrainArgs,            # settings (see `TrainArgs`; `parse_args` read
         fractions = {'pair': 1., 'img': 0., 'txt': 0.}
     else:
         with acc.main_process_first():   # one process encodes; the others find the finished cache
-            man = build_latent_cache(pipe, records, cache, a.resolution, a.center_crop, a.min_image_size, a.convert_to_rgb,
-                                     a.on_bad_data, num_workers=a.dataloader_num_workers, progress=progress and acc.is_main_process)
+            man = build_latent_cache(pipe, records, cache, a.resolution, a.center_crop, a.min_image_size,
+                                     a.convert_to_rgb, a.on_bad_data, num_workers=a.dataloader_num_workers,
+                                     progress=progress and acc.is_main_process)
         if man['bad']['count'] and acc.is_main_process:
-            print(f"skipped {man['bad']['count']} bad record(s) {man['bad']['by_reason']}; names in {cache/'cache.json'}")
+            print(f"skipped {man['bad']['count']} bad record(s) {man['bad']['by_reason']}; "
+                  f"names in {cache/'cache.json'}")
         lat = load_latent_cache(cache)['latents']
         fractions = batch_fractions(man['counts'], a.paired_fraction)
     uvit, peft_model = pipe.uvit, None
@@ -313,7 +339,8 @@ def train(a:TrainArgs,            # settings (see `TrainArgs`; `parse_args` read
                           lr=a.learning_rate, weight_decay=a.adam_weight_decay, betas=(a.adam_beta1, a.adam_beta2),
                           warmup=a.lr_warmup_steps, lr_scheduler=a.lr_scheduler, ema_decay=a.ema_decay, ema_warmup=True,
                           grad_clip=a.max_grad_norm, mixed_precision=mp, grad_checkpointing=a.gradient_checkpointing,
-                          task_weights=tuple(a.task_weights or ()), gradient_accumulation_steps=a.gradient_accumulation_steps,
+                          task_weights=tuple(a.task_weights or ()),
+                          gradient_accumulation_steps=a.gradient_accumulation_steps,
                           checkpoint_every=a.checkpointing_steps, checkpoints_total_limit=a.checkpoints_total_limit,
                           log_every=a.logging_steps, seed=a.seed)
     for b in [*uvit.in_blocks, uvit.mid_block, *uvit.out_blocks]: b.use_checkpoint = a.gradient_checkpointing
@@ -323,20 +350,24 @@ def train(a:TrainArgs,            # settings (see `TrainArgs`; `parse_args` read
     if a.streaming: batch_fn = streaming_batches(pipe, a, stream_bad, weights)
     def loss_fn(net, b, sched):
         x0, present, draws = b
-        loss, per = unpaired_loss(uvit_train_eps_fn(net, uvit.cfg, 1), x0, present, sched, draws=draws, per_modality=True)
+        loss, per = unpaired_loss(uvit_train_eps_fn(net, uvit.cfg, 1), x0, present, sched, draws=draws,
+                                  per_modality=True)
         return loss, {f'loss_{k}': v for k, v in per.items()}
     val_imgs = [r for r in records if r.get('text') and (r.get('path') or r.get('image'))][:4]
     from unidiffuser.data import open_image
-    val_imgs = [im for im in (open_image(r.get('image', r.get('path')), a.min_image_size, True)[0] for r in val_imgs) if im is not None]
+    val_imgs = [im for im in (open_image(r.get('image', r.get('path')), a.min_image_size, True)[0] for r in val_imgs)
+                if im is not None]
     sampler = validation_fn(pipe, a.validation_prompts or [], val_imgs if a.validation_prompts else [], out,
                             a.validation_inference_steps, a.validation_guidance_scale, a.seed, acc)
     val_log = []
     def on_step(done, info):
-        if a.validation_steps and (done % a.validation_steps == 0 or done == a.max_train_steps) and info['main'] and a.validation_prompts:
+        if (a.validation_steps and (done % a.validation_steps == 0 or done == a.max_train_steps) and info['main']
+            and a.validation_prompts):
             val_log.append(dict(step=done, **sampler(info['ema'].module, done)))
         if callback is not None: callback(done, dict(loss=info['loss'], parts=info['parts'], lr=info['lr']))
     conf = dict(train_args=asdict(a), uvit=asdict(uvit.cfg), mixed_precision=mp, lora=a.use_lora)
-    if acc.is_main_process and a.report_to: acc.init_trackers('unidiffuser', config={k: str(v) for k, v in asdict(a).items()})
+    if acc.is_main_process and a.report_to:
+        acc.init_trackers('unidiffuser', config={k: str(v) for k, v in asdict(a).items()})
     resume = a.resume_from_checkpoint if a.resume_from_checkpoint not in (None, 'latest') else True
     res = train_loop(uvit, cfg, conf, batch_fn, loss_fn, out, resume=resume, accelerator=acc, progress=progress,
                      key='uvit', on_step=on_step, desc='train', numbered_checkpoints=True)
@@ -353,13 +384,16 @@ def train(a:TrainArgs,            # settings (see `TrainArgs`; `parse_args` read
             if dst.is_dir(): shutil.rmtree(dst)
             os.replace(e, dst)
         tmpdir.rmdir()
-        if a.streaming: man['bad'] = dict(count=len(stream_bad), by_reason=stream_bad.counts(), keys=[k for k, _ in stream_bad.items])
+        if a.streaming:
+            man['bad'] = dict(count=len(stream_bad), by_reason=stream_bad.counts(),
+                              keys=[k for k, _ in stream_bad.items])
         rec = dict(finished=True, max_train_steps=a.max_train_steps, seconds=round(res.seconds, 3),
                    wall_seconds_this_call=round(time.time() - t_start, 3), mixed_precision=mp, processes=world,
                    parameters=params, data=dict(counts=man['counts'], fractions=fractions,
                    bad=man['bad'], cache_fingerprint=man['fingerprint']), loss_history=res.history, validation=val_log,
                    train_args=asdict(a), torch=torch.__version__, platform=platform.platform())
-        tmp = _record_path(a).with_suffix('.tmp'); tmp.write_text(json.dumps(rec, indent=1)); os.replace(tmp, _record_path(a))
+        tmp = _record_path(a).with_suffix('.tmp'); tmp.write_text(json.dumps(rec, indent=1))
+        os.replace(tmp, _record_path(a))
     acc.wait_for_everyone()
     if a.report_to: acc.end_training()
     return json.loads(_record_path(a).read_text())

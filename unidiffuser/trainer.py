@@ -25,8 +25,9 @@ from .utils import new_accelerator
 # %% ../nbs/34_train_uvit.ipynb #47614d0a
 def _component(src, name):
     v = src.get(name) if isinstance(src, dict) else getattr(src, name, None)
-    if v is None: raise ValueError(f"encode_dataset needs the component {name!r}: pass a UniDiffuser pipeline or a dict with vae, image_encoder, "
-                                   "clip_image_processor, text_encoder, clip_tokenizer and caption_decoder")
+    if v is None:
+        raise ValueError(f"encode_dataset needs the component {name!r}: pass a UniDiffuser pipeline or a dict with "
+                         "vae, image_encoder, clip_image_processor, text_encoder, clip_tokenizer and caption_decoder")
     return v
 
 # %% ../nbs/34_train_uvit.ipynb #a3ff874b
@@ -38,14 +39,15 @@ def encode_dataset(components,              # a `UniDiffuser`, or a dict with th
                    image_range=(-1., 1.),   # value range of the dataset's images (data module: [-1, 1])
                    dtype=torch.float32,     # storage dtype (float16 halves the file)
                    num_workers:int=0, progress:bool=True
-                  )->dict:                  # img (N, C*H*W + D) = (s*mu, c), img_std (N, C*H*W) = s*sigma, txt (N, L, d)
-    "Precompute clean latents once: VAE posterior mean and std plus CLIP image embedding per image, caption prefix per distinct caption."
+                  )->dict:                  # img (N, C*H*W+D) = (s*mu, c), img_std (N, C*H*W) = s*sigma, txt (N, L, d)
+    "Precompute clean latents: VAE posterior mean/std and CLIP image embedding per image, prefix per distinct caption."
     from unidiffuser.encoders import clip_image_embed, clip_text_embed
     vae, ienc, proc, tenc, tok, dec = (_component(components, n) for n in
         ('vae', 'image_encoder', 'clip_image_processor', 'text_encoder', 'clip_tokenizer', 'caption_decoder'))
     if text_tokens is None:
         uvit = components.get('uvit') if isinstance(components, dict) else getattr(components, 'uvit', None)
-        if uvit is None: raise ValueError("pass text_tokens= (the U-ViT's num_text_tokens) when the components hold no uvit")
+        if uvit is None:
+            raise ValueError("pass text_tokens= (the U-ViT's num_text_tokens) when the components hold no uvit")
         text_tokens = uvit.cfg.num_text_tokens
     lo, hi = image_range
     sf, shift = vae.config.scaling_factor, vae.config.get('shift_factor') or 0.
@@ -57,7 +59,9 @@ def encode_dataset(components,              # a `UniDiffuser`, or a dict with th
         ims = [it['image'] if isinstance(it, dict) else it[0] for it in items]
         caps = [it['caption'] if isinstance(it, dict) else it[1] for it in items]
         px = (torch.stack([torch.as_tensor(i) for i in ims]).float() - lo) / (hi - lo)
-        if px.min() < -1e-3 or px.max() > 1 + 1e-3: raise ValueError(f"images span [{px.min()*(hi-lo)+lo:.3g}, {px.max()*(hi-lo)+lo:.3g}], outside image_range={image_range}; pass the dataset's range")
+        if px.min() < -1e-3 or px.max() > 1 + 1e-3:
+            raise ValueError(f"images span [{px.min()*(hi-lo)+lo:.3g}, {px.max()*(hi-lo)+lo:.3g}], "
+                             f"outside image_range={image_range}; pass the dataset's range")
         px = px.clamp(0, 1)
         if px.shape[1] == 1 and vae.config.in_channels == 3: px = px.expand(-1, 3, -1, -1)  # grey -> RGB
         dist = vae.encode((px * 2 - 1).to(pv.device, pv.dtype)).latent_dist
@@ -65,7 +69,8 @@ def encode_dataset(components,              # a `UniDiffuser`, or a dict with th
         out['img'].append(join_image(((dist.mean - shift) * sf).float().cpu(), clip.float().cpu()).to(dtype))
         out['img_std'].append((dist.std * sf).flatten(1).float().cpu().to(dtype))
         new = [c for c in dict.fromkeys(caps) if c not in txt_cache]
-        if new: txt_cache.update(zip(new, dec.encode(clip_text_embed(tenc, tok, new, max_length=text_tokens).to(pd)).float().cpu().to(dtype)))
+        if new: txt_cache.update(zip(new, dec.encode(
+            clip_text_embed(tenc, tok, new, max_length=text_tokens).to(pd)).float().cpu().to(dtype)))
         out['txt'].append(torch.stack([txt_cache[c] for c in caps]))
     if not out['img']: raise ValueError("the dataset is empty: nothing to encode; check the split or folder")
     return {k: torch.cat(v) for k, v in out.items()}
@@ -77,10 +82,12 @@ def save_latents(latents:dict, # from `encode_dataset` (tensors, at least 'img' 
                 )->str:
     "Write latents to one safetensors file atomically (temporary file + `os.replace`)."
     from safetensors.torch import save_file
-    if not {'img', 'txt'} <= set(latents): raise ValueError(f"latents need 'img' and 'txt', got {sorted(latents)}; use encode_dataset")
+    if not {'img', 'txt'} <= set(latents):
+        raise ValueError(f"latents need 'img' and 'txt', got {sorted(latents)}; use encode_dataset")
     path = os.path.abspath(str(path)); os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f'{path}.tmp{os.getpid()}'
-    save_file({k: v.contiguous() for k, v in latents.items()}, tmp, metadata={'unidiffuser': json.dumps(metadata or {})})
+    save_file({k: v.contiguous() for k, v in latents.items()}, tmp,
+              metadata={'unidiffuser': json.dumps(metadata or {})})
     os.replace(tmp, path)
     return path
 
@@ -88,10 +95,14 @@ def save_latents(latents:dict, # from `encode_dataset` (tensors, at least 'img' 
 def load_latents(path)->dict:
     "Read latents written by `save_latents`; a truncated or foreign file raises a clear error."
     from safetensors.torch import load_file
-    if not os.path.exists(path): raise FileNotFoundError(f"no latents at {path}; run encode_dataset and save_latents first")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no latents at {path}; run encode_dataset and save_latents first")
     try: lat = load_file(str(path))
-    except Exception as e: raise ValueError(f"{path} is not a readable safetensors file ({e}); it may be truncated: encode the dataset again") from e
-    if not {'img', 'txt'} <= set(lat): raise ValueError(f"{path} holds {sorted(lat)}, not latents ('img', 'txt'); pass a file written by save_latents")
+    except Exception as e:
+        raise ValueError(f"{path} is not a readable safetensors file ({e}); "
+                         "it may be truncated: encode the dataset again") from e
+    if not {'img', 'txt'} <= set(lat):
+        raise ValueError(f"{path} holds {sorted(lat)}, not latents ('img', 'txt'); pass a file written by save_latents")
     return lat
 
 # %% ../nbs/34_train_uvit.ipynb #5d6ead80
@@ -106,9 +117,11 @@ class UViTTrainConfig:
     betas: tuple = (0.9, 0.9)
     warmup: int = 5000          # linear warm-up steps, then constant
     lr_decay: str = 'constant'  # after warm-up: 'constant' (U-ViT) or 'cosine' (to 0 at `steps`; short CPU runs)
-    lr_scheduler: str = None    # a diffusers `get_scheduler` name ('constant', 'cosine', 'linear', ...); None: `lr_decay`
+    lr_scheduler: str = None    # diffusers `get_scheduler` name ('constant', 'cosine', 'linear', ...); None: `lr_decay`
     gradient_accumulation_steps: int = 1 # micro-batches of `batch_size` per optimizer step
-    task_weights: tuple = ()    # (): Algorithm 1 (independent uniform timesteps, official); else 4 or 6 weights over (independent, t2i, i2t, joint[, i, t]), see `task_mixture_loss`
+    # (): Algorithm 1 (independent uniform timesteps, official); else 4 or 6 weights over
+    # (independent, t2i, i2t, joint[, i, t]), see `task_mixture_loss`
+    task_weights: tuple = ()
     ema_decay: float = 0.9999
     ema_warmup: bool = False    # ramp the EMA decay as diffusers' EMAModel (short fine-tuning runs); see `ema_ramp_fn`
     grad_clip: float = 1.0      # max gradient norm; 0: off
@@ -125,40 +138,60 @@ class UViTTrainConfig:
     def __post_init__(self):
         self.betas, self.freeze, self.uvit = tuple(self.betas), tuple(self.freeze), dict(self.uvit)
         self.task_weights = tuple(float(w) for w in self.task_weights)
-        if self.task_weights and (len(self.task_weights) not in (4, 6) or min(self.task_weights) < 0 or sum(self.task_weights) <= 0):
-            raise ValueError(f"task_weights must be () (Algorithm 1) or 4 or 6 non-negative weights over (independent, t2i, i2t, joint[, i, t]), got {self.task_weights!r}")
-        if self.mixed_precision not in ('no', 'bf16', 'fp16', 'auto'): raise ValueError(f"mixed_precision must be 'no', 'bf16', 'fp16' or 'auto', got {self.mixed_precision!r}")
-        if self.batch_size < 1 or self.steps < 0 or self.log_every < 1: raise ValueError(f"need batch_size >= 1, steps >= 0, log_every >= 1; got {self.batch_size}, {self.steps}, {self.log_every}")
-        if self.gradient_accumulation_steps < 1: raise ValueError(f"gradient_accumulation_steps must be >= 1, got {self.gradient_accumulation_steps}")
-        if self.lr_decay not in ('constant', 'cosine'): raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {self.lr_decay!r}")
-        if self.data_type not in (0, 1): raise ValueError(f"data_type must be 0 (web) or 1 (curated), got {self.data_type!r}")
+        if self.task_weights and (len(self.task_weights) not in (4, 6) or min(self.task_weights) < 0
+                                  or sum(self.task_weights) <= 0):
+            raise ValueError(f"task_weights must be () (Algorithm 1) or 4 or 6 non-negative weights over "
+                             f"(independent, t2i, i2t, joint[, i, t]), got {self.task_weights!r}")
+        if self.mixed_precision not in ('no', 'bf16', 'fp16', 'auto'):
+            raise ValueError(f"mixed_precision must be 'no', 'bf16', 'fp16' or 'auto', got {self.mixed_precision!r}")
+        if self.batch_size < 1 or self.steps < 0 or self.log_every < 1:
+            raise ValueError(f"need batch_size >= 1, steps >= 0, log_every >= 1; "
+                             f"got {self.batch_size}, {self.steps}, {self.log_every}")
+        if self.gradient_accumulation_steps < 1:
+            raise ValueError(f"gradient_accumulation_steps must be >= 1, got {self.gradient_accumulation_steps}")
+        if self.lr_decay not in ('constant', 'cosine'):
+            raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {self.lr_decay!r}")
+        if self.data_type not in (0, 1):
+            raise ValueError(f"data_type must be 0 (web) or 1 (curated), got {self.data_type!r}")
     def uvit_config(self)->UViTConfig: return UViTConfig(**self.uvit)
     @classmethod
-    def smoke(cls): return cls(uvit=dict(img_size=8, patch_size=2, embed_dim=32, depth=2, num_heads=2, text_dim=8, num_text_tokens=5, clip_img_dim=16),
-                               steps=10, batch_size=8, lr=1e-3, warmup=2, ema_decay=0.9, checkpoint_every=5, log_every=1)
+    def smoke(cls):
+        return cls(uvit=dict(img_size=8, patch_size=2, embed_dim=32, depth=2, num_heads=2, text_dim=8,
+                             num_text_tokens=5, clip_img_dim=16),
+                   steps=10, batch_size=8, lr=1e-3, warmup=2, ema_decay=0.9, checkpoint_every=5, log_every=1)
     @classmethod
-    def cpu(cls): return cls(uvit=dict(img_size=8, patch_size=2, in_chans=4, embed_dim=256, depth=8, num_heads=4, text_dim=64, num_text_tokens=16, clip_img_dim=64),
-                             steps=6500, batch_size=64, lr=1e-3, warmup=100, lr_decay='cosine', task_weights=(0.1, 0.45, 0.35, 0.1), ema_decay=0.999, mixed_precision='auto', checkpoint_every=250, sample_every=500, log_every=25)
+    def cpu(cls):
+        return cls(uvit=dict(img_size=8, patch_size=2, in_chans=4, embed_dim=256, depth=8, num_heads=4, text_dim=64,
+                             num_text_tokens=16, clip_img_dim=64),
+                   steps=6500, batch_size=64, lr=1e-3, warmup=100, lr_decay='cosine',
+                   task_weights=(0.1, 0.45, 0.35, 0.1), ema_decay=0.999, mixed_precision='auto',
+                   checkpoint_every=250, sample_every=500, log_every=25)
     @classmethod
-    def gpu(cls): return cls(uvit=dict(img_size=8, patch_size=2, in_chans=4, embed_dim=512, depth=12, num_heads=8, text_dim=64, num_text_tokens=16, clip_img_dim=64),
-                             steps=50_000, batch_size=512, lr=2e-4, warmup=1000, ema_decay=0.9999, mixed_precision='auto', checkpoint_every=2500, sample_every=5000, log_every=100)
+    def gpu(cls):
+        return cls(uvit=dict(img_size=8, patch_size=2, in_chans=4, embed_dim=512, depth=12, num_heads=8, text_dim=64,
+                             num_text_tokens=16, clip_img_dim=64),
+                   steps=50_000, batch_size=512, lr=2e-4, warmup=1000, ema_decay=0.9999, mixed_precision='auto',
+                   checkpoint_every=2500, sample_every=5000, log_every=100)
 
 # %% ../nbs/34_train_uvit.ipynb #16a47320
 def _mix(*xs)->int: return int.from_bytes(hashlib.blake2b(repr(xs).encode(), digest_size=8).digest(), 'little') >> 1
 
 @functools.lru_cache(maxsize=4)
-def _perm(n:int, seed:int, epoch:int)->torch.Tensor: return torch.randperm(n, generator=torch.Generator().manual_seed(_mix(seed, epoch)))
+def _perm(n:int, seed:int, epoch:int)->torch.Tensor:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(_mix(seed, epoch)))
 
 # %% ../nbs/34_train_uvit.ipynb #b58bde28
 def latent_batch(latents:dict,   # img, txt (and optionally img_std, data_type), N rows each
                  step:int, batch_size:int, # global step and global batch size
                  seed:int=0, rank:int=0, world:int=1, # this process and the number of processes
                  sample_posterior:bool=True, device=None
-                )->tuple:        # (clean dict img/txt on device, indices (b,), generator for the step, data_type or None)
-    "This process's clean batch at `step`: indices from a per-epoch permutation fixed by (seed, epoch); noise by (seed, step, rank)."
+                )->tuple:        # (clean dict img/txt on device, indices (b,), the step's generator, data_type or None)
+    "This process's clean batch at `step`: indices from a permutation per (seed, epoch); noise from (seed, step, rank)."
     N = len(latents['img'])
     if N == 0: raise ValueError("the latents hold no samples; encode a non-empty dataset")
-    if batch_size % world: raise ValueError(f"batch_size {batch_size} is not divisible by the {world} processes; pick a multiple of {world}")
+    if batch_size % world:
+        raise ValueError(f"batch_size {batch_size} is not divisible by the {world} processes; "
+                         f"pick a multiple of {world}")
     b = batch_size // world
     pos = step * batch_size + rank * b + torch.arange(b)
     ep, idx = pos // N, torch.empty(b, dtype=torch.long)
@@ -168,7 +201,8 @@ def latent_batch(latents:dict,   # img, txt (and optionally img_std, data_type),
     if sample_posterior and 'img_std' in latents:
         std = latents['img_std'][idx].to(device, torch.float32)
         n = std.shape[1]
-        x['img'] = torch.cat([x['img'][:, :n] + std * torch.randn(std.shape, generator=g, device=std.device), x['img'][:, n:]], 1)
+        x['img'] = torch.cat([x['img'][:, :n] + std * torch.randn(std.shape, generator=g, device=std.device),
+                              x['img'][:, n:]], 1)
     dt = latents['data_type'][idx].to(device) if 'data_type' in latents else None
     return x, idx, g, dt
 
@@ -191,51 +225,63 @@ def train_uvit(uvit:UViT=None,          # network to train; None: built from `cf
                out_dir='uvit_run',      # checkpoint/, config.json and log.jsonl go here
                resume:bool=True,        # continue from out_dir/checkpoint when there is one
                accelerator=None,        # an `accelerate.Accelerator`; default: a new one with cfg.mixed_precision
-               sample_fn=None,          # sample_fn(ema_model, step, out_dir) on the main process every cfg.sample_every steps
+               sample_fn=None,          # sample_fn(ema_model, step, out_dir), main process, each cfg.sample_every steps
                progress:bool=True,      # tqdm bar (main process)
-               callback=None,           # callback(step, info) after every step on every process; info: loss, indices, lr
-               loss_fn=None             # loss_fn(eps_fn, x0, sched, generator) -> scalar; default Algorithm 1 (`unidiffuser_loss`), or `task_mixture_loss` with cfg.task_weights
+               callback=None,           # callback(step, info) after each step on every process; info: loss, indices, lr
+               # loss_fn(eps_fn, x0, sched, generator) -> scalar; default Algorithm 1 (`unidiffuser_loss`),
+               # or `task_mixture_loss` with cfg.task_weights
+               loss_fn=None
               )->TrainResult:
-    "Train the joint U-ViT on precomputed latents with Algorithm 1 through `train_loop`: accelerate, AdamW, warm-up, EMA, resumable atomic checkpoints."
+    "Train the joint U-ViT (Algorithm 1) via `train_loop`: accelerate, AdamW, warm-up, EMA, resumable checkpoints."
     cfg = cfg or UViTTrainConfig()
     if latents is None: raise ValueError("pass latents= (encode_dataset output or a save_latents file)")
     if isinstance(latents, (str, os.PathLike)): latents = load_latents(latents)
     uvit = uvit if uvit is not None else UViT(cfg.uvit_config())
     if len(latents['img']) == 0: raise ValueError("the latents hold no samples; encode a non-empty dataset")
     want = uvit_shapes(uvit.cfg); got = {m: tuple(latents[m].shape[1:]) for m in want}
-    if got != want: raise ValueError(f"latent shapes {got} do not match the network's {want}; encode with text_tokens=num_text_tokens and matching encoders, or fix cfg.uvit")
-    loss_fn = loss_fn or (functools.partial(task_mixture_loss, weights=cfg.task_weights) if cfg.task_weights else unidiffuser_loss)
+    if got != want:
+        raise ValueError(f"latent shapes {got} do not match the network's {want}; "
+                         "encode with text_tokens=num_text_tokens and matching encoders, or fix cfg.uvit")
+    loss_fn = loss_fn or (functools.partial(task_mixture_loss, weights=cfg.task_weights) if cfg.task_weights
+                          else unidiffuser_loss)
     freeze_params(uvit, cfg.freeze)
-    def batch_fn(step, rank, world, device): return latent_batch(latents, step, cfg.batch_size, cfg.seed, rank, world, cfg.sample_posterior, device)
+    def batch_fn(step, rank, world, device):
+        return latent_batch(latents, step, cfg.batch_size, cfg.seed, rank, world, cfg.sample_posterior, device)
     def step_loss(net, b, sched):
         x0, _, g, dt = b
-        return loss_fn(uvit_train_eps_fn(net, uvit.cfg, cfg.data_type if dt is None else dt), x0, sched, generator=g), {}
+        return loss_fn(uvit_train_eps_fn(net, uvit.cfg, cfg.data_type if dt is None else dt), x0, sched,
+                       generator=g), {}
     def on_step(done, i):
         if sample_fn is not None and cfg.sample_every and done % cfg.sample_every == 0 and i['main']:
             sample_fn(i['ema'].module.eval(), done, out_dir); i['ema'].module.train()
         if callback is not None: callback(done, dict(loss=i['loss'], indices=i['batch'][1], lr=i['lr']))
-    return train_loop(uvit, cfg, {**asdict(cfg), 'uvit': asdict(uvit.cfg)}, batch_fn, step_loss, out_dir, resume, accelerator, progress,
-                      key='uvit', on_step=on_step, desc='train_uvit')
+    return train_loop(uvit, cfg, {**asdict(cfg), 'uvit': asdict(uvit.cfg)}, batch_fn, step_loss, out_dir, resume,
+                      accelerator, progress, key='uvit', on_step=on_step, desc='train_uvit')
 
 # %% ../nbs/34_train_uvit.ipynb #5a136ac2
-def grid_sample_fn(pipe, n:int=16, steps:int=20, mode:str='joint', guidance_scale:float=0., seed:int=0, **kw): # guidance_scale: the paper's s
-    "A `sample_fn` for `train_uvit`: `pipe(mode)` samples of the EMA network (fixed seed), saved as a PNG grid and captions."
+def grid_sample_fn(pipe, n:int=16, steps:int=20, mode:str='joint',
+                   guidance_scale:float=0., # the paper's s
+                   seed:int=0, **kw):
+    "A `sample_fn` for `train_uvit`: `pipe(mode)` samples of the EMA network (fixed seed) as a PNG grid and captions."
     from torchvision.utils import save_image
     def sample_fn(ema_model, step, out_dir):
         p = copy.copy(pipe); p.uvit = ema_model   # shares the encoders and decoders
-        out = p(mode, num_samples=n, steps=steps, scale=guidance_scale, generator=torch.Generator(p.device).manual_seed(seed), output_type='pt', **kw)
+        out = p(mode, num_samples=n, steps=steps, scale=guidance_scale,
+                generator=torch.Generator(p.device).manual_seed(seed), output_type='pt', **kw)
         d = os.path.join(out_dir, 'samples'); os.makedirs(d, exist_ok=True)
         if out.images is not None:   # rows of ceil(sqrt(n)), the last padded with white
-            save_image(out.images, os.path.join(d, f'step_{step:07d}.png'), nrow=math.ceil(len(out.images) ** .5), padding=0, pad_value=1.)
+            save_image(out.images, os.path.join(d, f'step_{step:07d}.png'), nrow=math.ceil(len(out.images) ** .5),
+                       padding=0, pad_value=1.)
         if out.text is not None:
             with open(os.path.join(d, f'step_{step:07d}.txt'), 'w') as f: f.write('\n'.join(out.text) + '\n')
     return sample_fn
 
 # %% ../nbs/34_train_uvit.ipynb #2f57758e
-def load_uvit_for_finetune(src,                       # run or checkpoint folder, official .pth / .safetensors file, or state dict
-                           cfg:UViTTrainConfig=None,  # `uvit`: the size (empty: the folder's config.json, else the paper's v1); `freeze`
-                           weights:str='ema'          # our checkpoints: 'ema' (what sampling uses) or 'model'
-                          )->UViT:
+def load_uvit_for_finetune(
+    src,                       # run or checkpoint folder, official .pth / .safetensors file, or state dict
+    cfg:UViTTrainConfig=None,  # `uvit`: the size (empty: the folder's config.json, else the paper's v1); `freeze`
+    weights:str='ema'          # our checkpoints: 'ema' (what sampling uses) or 'model'
+)->UViT:
     "A U-ViT initialised from any checkpoint the loaders read, with `cfg.freeze` applied (requires_grad False)."
     from unidiffuser.convert import read_state_dict, load_uvit_state_dict
     cfg, src = cfg or UViTTrainConfig(), src if isinstance(src, dict) else str(src)
@@ -261,10 +307,12 @@ g = torch.Generator().manual_seed(0)
 lat = {k: torch.randn(24, *s, generator=g) for k, s in uvit_shapes(cfg.uvit_config()).items()}
 torch.manual_seed(rank)
 seen = []
-res = train_uvit(None, lat, cfg, os.path.join(out, "run"), progress=False, callback=lambda s, i: seen.append([s, i["indices"].tolist(), i["loss"]]))
+res = train_uvit(None, lat, cfg, os.path.join(out, "run"), progress=False, \
+callback=lambda s, i: seen.append([s, i["indices"].tolist(), i["loss"]]))
 sha = lambda m: hashlib.sha256(b"".join(p.detach().cpu().numpy().tobytes() for p in m.parameters())).hexdigest()
 with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
-    json.dump(dict(rank=rank, world=int(os.environ["WORLD_SIZE"]), batches=seen, model=sha(res.model), ema=sha(res.ema)), f)
+    json.dump(dict(rank=rank, world=int(os.environ["WORLD_SIZE"]), batches=seen, model=sha(res.model), \
+ema=sha(res.ema)), f)
 '''
 
 # %% ../nbs/34_train_uvit.ipynb #18914027
@@ -272,15 +320,17 @@ def ddp_smoke(out_dir,              # folder for the script, the run and each pr
               steps:int=4, timeout:float=120.,
               launcher:str='accelerate' # 'accelerate' (`accelerate launch --multi_gpu --num_processes 2`) or 'torchrun'
              )->dict:               # ranks (each process's report), log (log.jsonl), seconds, command
-    "Train the smoke U-ViT with `train_uvit` on 2 CPU processes (gloo) started by `accelerate launch`; returns what each process saw."
+    "Train the smoke U-ViT by `train_uvit` on 2 CPU processes (gloo) via `accelerate launch`; returns what each saw."
     import subprocess, sys
     out_dir = os.path.abspath(str(out_dir)); shutil.rmtree(out_dir, ignore_errors=True); os.makedirs(out_dir)
     script = os.path.join(out_dir, 'ddp_train.py')
     with open(script, 'w') as f: f.write(_DDP_SCRIPT)
-    if launcher not in ('accelerate', 'torchrun'): raise ValueError(f"unknown launcher {launcher!r}; use 'accelerate' or 'torchrun'")
-    cmd = ([sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1',
-            '--mixed_precision', 'no', '--dynamo_backend', 'no'] if launcher == 'accelerate' else
-           [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2']) + [script, out_dir, str(steps)]
+    if launcher not in ('accelerate', 'torchrun'):
+        raise ValueError(f"unknown launcher {launcher!r}; use 'accelerate' or 'torchrun'")
+    cmd = ([sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2',
+            '--num_machines', '1', '--mixed_precision', 'no', '--dynamo_backend', 'no'] if launcher == 'accelerate' else
+           [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2']
+          ) + [script, out_dir, str(steps)]
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, 'OMP_NUM_THREADS': '1'})
     if r.returncode: raise RuntimeError(f"the 2-process run failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
