@@ -73,7 +73,8 @@ class UniDiffuserOutput:
 PIPELINE_MODES = ('joint', 't2i', 'i2t', 'i', 't', 'i2t2i', 't2i2t', 'gibbs')
 
 # %% ../nbs/40_pipeline.ipynb #a7de0002
-PIPELINE_DEFAULTS = {'scale': 7., 'num_inference_steps': 50, 'caption_max_len': 67}  # official: s = 7, 50 steps, 67 tokens
+# official: s = 7, 50 steps, 67 tokens
+PIPELINE_DEFAULTS = {'scale': 7., 'num_inference_steps': 50, 'caption_max_len': 67}
 
 def pipeline_defaults(d:dict=None)->dict:
     "The call's defaults: the official ones, overridden by `d` (e.g. a model folder's recommendation)."
@@ -102,7 +103,8 @@ class UniDiffuser:
                  caption_tokenizer=None,    # GPT-2 tokenizer with `<|EOS|>`
                  sched:NoiseSchedule=None,  # noise schedule (default: Stable Diffusion scaled-linear)
                  defaults:dict=None):       # call defaults overriding PIPELINE_DEFAULTS
-        self.uvit, self.vae, self.image_encoder, self.clip_image_processor = uvit, vae, image_encoder, clip_image_processor
+        (self.uvit, self.vae, self.image_encoder,
+         self.clip_image_processor) = uvit, vae, image_encoder, clip_image_processor
         self.text_encoder, self.clip_tokenizer = text_encoder, clip_tokenizer
         self.caption_decoder, self.caption_tokenizer = caption_decoder, caption_tokenizer
         self.sched, self.defaults = sched or NoiseSchedule(), pipeline_defaults(defaults)
@@ -188,14 +190,16 @@ def encode_image(self:UniDiffuser, images, # PIL image(s), (B, 3, H, W) tensor i
     self.require('vae', 'image_encoder', 'clip_image_processor')
     from unidiffuser.encoders import images_to_tensor, vae_encode, clip_image_embed
     _check_finite('images', images)
-    px = images if torch.is_tensor(images) and images.ndim == 4 else images_to_tensor(images if isinstance(images, (list, tuple)) else [images], self.image_size)
+    px = images if torch.is_tensor(images) and images.ndim == 4 else images_to_tensor(
+        images if isinstance(images, (list, tuple)) else [images], self.image_size)
     if px.shape[-1] != self.image_size or px.shape[-2] != self.image_size:
         raise ValueError(f"images are {tuple(px.shape[-2:])} pixels, the model expects "
                          f"{self.image_size}x{self.image_size}; pass PIL images to resize and crop")
     v = px.to(self.vae.device, self.vae.dtype)
     if isinstance(generator, (list, tuple)):
         if len(generator) != len(px): raise ValueError(f"generator: {len(generator)} generators for {len(px)} images")
-        z = torch.cat([vae_encode(self.vae, v[i:i + 1], sample=sample_image, generator=g) for i, g in enumerate(generator)])
+        z = torch.cat([vae_encode(self.vae, v[i:i + 1], sample=sample_image, generator=g)
+                       for i, g in enumerate(generator)])
     else: z = vae_encode(self.vae, v, sample=sample_image, generator=generator)
     c = clip_image_embed(self.image_encoder, self.clip_image_processor, px)
     return join_image(z.to(self.device, torch.float32), c.to(self.device, torch.float32))
@@ -221,7 +225,8 @@ def decode_text(self:UniDiffuser, y:torch.Tensor, **beam_kw)->list:
     self.require('caption_decoder', 'caption_tokenizer')
     from unidiffuser.caption import generate_captions
     beam_kw.setdefault('max_len', self.defaults['caption_max_len'])
-    return generate_captions(self.caption_decoder, self.caption_tokenizer, y.to(next(self.caption_decoder.parameters())), **beam_kw)
+    return generate_captions(self.caption_decoder, self.caption_tokenizer,
+                             y.to(next(self.caption_decoder.parameters())), **beam_kw)
 
 # %% ../nbs/40_pipeline.ipynb #b2c10004
 def resolve_guidance(guidance_scale=None, # diffusers' g: g eps_c + (1 - g) eps_u; g <= 1 means no guidance
@@ -253,7 +258,8 @@ def sample_generators(generator, # None, a torch.Generator, or a list of them wi
                              f"sample, or a single generator")
         return list(generator)
     if generator is not None and not isinstance(generator, torch.Generator):
-        hint = f"torch.Generator().manual_seed({generator})" if isinstance(generator, int) else "torch.Generator().manual_seed(seed)"
+        hint = (f"torch.Generator().manual_seed({generator})" if isinstance(generator, int)
+                else "torch.Generator().manual_seed(seed)")
         raise ValueError(f"generator must be a torch.Generator or a list of them (one per sample), got "
                          f"{type(generator).__name__}; for a seed pass {hint}")
     dev = generator.device if generator is not None else torch.device('cpu')
@@ -305,8 +311,8 @@ def per_sample_noise(fn,              # dict-interface noise predictor with `.sh
 
 # %% ../nbs/40_pipeline.ipynb #b2c1000b
 _DETERMINISTIC = ('DPMSolverMultistepScheduler', 'DPMSolverSinglestepScheduler', 'DDIMScheduler', 'PNDMScheduler',
-                  'UniPCMultistepScheduler', 'DEISMultistepScheduler', 'EulerDiscreteScheduler', 'HeunDiscreteScheduler',
-                  'LMSDiscreteScheduler')
+                  'UniPCMultistepScheduler', 'DEISMultistepScheduler', 'EulerDiscreteScheduler',
+                  'HeunDiscreteScheduler', 'LMSDiscreteScheduler')
 
 def _aux_generator(gens, sampler, sampler_kw, device)->torch.Generator:
     "The generator `modes.sample` gets: the step noise of stochastic samplers, seeded from the first sample's stream."
@@ -322,7 +328,8 @@ def _step_callback(self:UniDiffuser, callback_on_step_end, sampler, steps, sampl
     "The sampler's per-step callback (progress bar, diffusers-style `callback_on_step_end`) and the bar."
     if sampler == 'dpm_solver':
         total, t_of = len(dpm_solver_fast_orders(steps, sampler_kw.get('order', 3))), lambda t: float(t) * self.sched.T
-    elif isinstance(sampler, str): total, t_of = steps if sampler_kw.get('ts') is None else len(sampler_kw['ts']) - 1, float
+    elif isinstance(sampler, str):
+        total, t_of = steps if sampler_kw.get('ts') is None else len(sampler_kw['ts']) - 1, float
     else: total, t_of = steps, lambda k: float(k) + sampler_kw.get('t_offset', 1.)
     bar = self.progress_bar(total)
     def cb(i, t, x):
@@ -342,14 +349,14 @@ def sample_latents(self:UniDiffuser, generate,   # modalities to generate: ['img
                    n:int=None,                   # samples (default: the condition's batch)
                    scale:float=None,             # the paper's s of Eq. 8 / 9 (default 0: no guidance)
                    guidance_scale:float=None,    # or diffusers' g = s + 1
-                   uncond:dict=None,             # None: the model's own marginal ('true_uncond'); or clean latents ('empty_token')
+                   uncond:dict=None,             # None: model's marginal ('true_uncond'); clean latents ('empty_token')
                    steps:int=50, sampler='dpm_solver',
-                   generator=None,               # a list with one per sample (batch-invariant), or one for the whole batch
+                   generator=None,               # a list, one per sample (batch-invariant), or one for the whole batch
                    data_type=1,
-                   x_T=None,                     # starting noise: (n, D) packed, or {modality: (n, ...)} (missing ones drawn)
+                   x_T=None,                     # starting noise: (n, D) packed, or {modality: (n, ...)}, others drawn
                    fixed_noise:dict=None,        # {modality: (n, ...)} marginalised noise held fixed over the steps
                    batch_branches:bool=True,
-                   callback_on_step_end=None,    # callback(pipe, step_index, t, {'latents': x}) -> dict or None; t on [0, 1000]
+                   callback_on_step_end=None,    # f(pipe, step_index, t, {'latents': x}) -> dict | None; t on [0, 1000]
                    **sampler_kw)->tuple:         # extra sampler arguments, e.g. t_offset=0. with a diffusers scheduler
                                                  # returns (dict of latents, forward passes)
     "Sample latents of one distribution (joint, conditional or marginal); sample k depends only on its own generator."
@@ -360,23 +367,26 @@ def sample_latents(self:UniDiffuser, generate,   # modalities to generate: ['img
     if n is None: raise ValueError("pass n (number of samples) when sampling without a condition")
     fn = uvit_eps_fn(self.uvit, data_type)
     if not isinstance(generator, (list, tuple)) and not fixed_noise and (x_T is None or torch.is_tensor(x_T)):
-        cb, bar = self._step_callback(callback_on_step_end, sampler, steps, sampler_kw)  # one generator for the whole batch
+        # one generator for the whole batch
+        cb, bar = self._step_callback(callback_on_step_end, sampler, steps, sampler_kw)
         with bar:
-            return sample(fn, fn.shapes, generate, cond or None, n=n, scale=s, sampler=sampler, steps=steps, sched=self.sched,
-                          generator=generator, device=self.device, dtype=torch.float32, x_T=x_T, return_nfe=True,
-                          uncond=uncond, batch_branches=batch_branches, callback=cb, **sampler_kw)
+            return sample(fn, fn.shapes, generate, cond or None, n=n, scale=s, sampler=sampler, steps=steps,
+                          sched=self.sched, generator=generator, device=self.device, dtype=torch.float32, x_T=x_T,
+                          return_nfe=True, uncond=uncond, batch_branches=batch_branches, callback=cb, **sampler_kw)
     gens = sample_generators(generator, n, self.device)
     if not torch.is_tensor(x_T):
         given = x_T or {}
-        draw = lambda m: given[m].to(self.device, torch.float32) if m in given else _randn(gens, fn.shapes[m], self.device)
+        draw = lambda m: (given[m].to(self.device, torch.float32) if m in given
+                          else _randn(gens, fn.shapes[m], self.device))
         x_T = torch.cat([draw(m).flatten(1) for m in generate], 1)
-    model = per_sample_noise(fn, gens, _branch_noise(list(fn.shapes), generate, cond, s, uncond), batch_branches, fixed_noise)
+    model = per_sample_noise(fn, gens, _branch_noise(list(fn.shapes), generate, cond, s, uncond), batch_branches,
+                             fixed_noise)
     cb, bar = self._step_callback(callback_on_step_end, sampler, steps, sampler_kw)
     with bar:
-        return sample(model, fn.shapes, generate, cond or None, n=n, scale=s, sampler=sampler, steps=steps, sched=self.sched,
-                      generator=_aux_generator(gens, sampler, sampler_kw, self.device), device=self.device,
-                      dtype=torch.float32, x_T=x_T.to(self.device, torch.float32), return_nfe=True, uncond=uncond,
-                      batch_branches=batch_branches, callback=cb, **sampler_kw)
+        return sample(model, fn.shapes, generate, cond or None, n=n, scale=s, sampler=sampler, steps=steps,
+                      sched=self.sched, generator=_aux_generator(gens, sampler, sampler_kw, self.device),
+                      device=self.device, dtype=torch.float32, x_T=x_T.to(self.device, torch.float32), return_nfe=True,
+                      uncond=uncond, batch_branches=batch_branches, callback=cb, **sampler_kw)
 
 # %% ../nbs/40_pipeline.ipynb #284c5439
 def _repeat(x, k): return x if k == 1 else x.repeat_interleave(k, 0)
@@ -397,8 +407,10 @@ def _check_int(name, v, lo:int=1)->int:
 def _check_finite(name, x):
     "Refuse NaN / inf in a tensor, array or float image (or a list of them)."
     for v in (x if isinstance(x, (list, tuple)) else [x]):
-        a = v if torch.is_tensor(v) else np.asarray(v) if isinstance(v, np.ndarray) or getattr(v, 'mode', None) == 'F' else None
-        if a is None or not (a.is_floating_point() if torch.is_tensor(a) else np.issubdtype(a.dtype, np.floating)): continue
+        a = (v if torch.is_tensor(v) else
+             np.asarray(v) if isinstance(v, np.ndarray) or getattr(v, 'mode', None) == 'F' else None)
+        if a is None or not (a.is_floating_point() if torch.is_tensor(a) else np.issubdtype(a.dtype, np.floating)):
+            continue
         if not (torch.isfinite(a).all() if torch.is_tensor(a) else np.isfinite(a).all()):
             raise ValueError(f"{name} contains NaN or inf values; pass finite values (images in [0, 1])")
 
@@ -470,7 +482,8 @@ def _batch_size(self:UniDiffuser, mode, prompt, image, text_condition, image_con
     "(samples, repeats of each condition) of a call, from its inputs alone."
     from_text = mode in ('t2i', 't2i2t') or (mode == 'gibbs' and image is None and image_condition is None)
     if from_text:
-        b = text_condition.shape[0] if text_condition is not None else 1 if isinstance(prompt, str) else len(prompt or [])
+        b = (text_condition.shape[0] if text_condition is not None else
+             1 if isinstance(prompt, str) else len(prompt or []))
         if b == 0:
             raise ValueError("this mode needs a prompt: pass prompt='...' (or a list), or text_condition=(B, 77, 64)")
         k = 1 if mode == 'gibbs' else k_img
@@ -496,7 +509,7 @@ def _batch_size(self:UniDiffuser, mode, prompt, image, text_condition, image_con
 # %% ../nbs/40_pipeline.ipynb #b2c1000e
 @patch
 def _start_noise(self:UniDiffuser, mode, latents, prompt_latents, vae_latents, clip_latents)->tuple:
-    "diffusers' starting-noise arguments -> ({modality: starting noise} of generated ones, {modality: noise held fixed})."
+    "diffusers' starting-noise arguments -> ({modality: starting noise} of generated ones, {modality: fixed noise})."
     gen = {'joint': ['img', 'txt'], 't2i': ['img'], 'i': ['img'], 'i2t': ['txt'], 't': ['txt']}.get(mode)
     args = dict(latents=latents, prompt_latents=prompt_latents, vae_latents=vae_latents, clip_latents=clip_latents)
     given = [n for n, v in args.items() if v is not None]
@@ -531,12 +544,13 @@ def _start_noise(self:UniDiffuser, mode, latents, prompt_latents, vae_latents, c
         L, w = cfg.num_text_tokens, self.caption_decoder.cfg.prefix_inner_dim
         if prompt_latents.ndim != 3 or tuple(prompt_latents.shape[1:]) != (L, w):
             raise ValueError(f"prompt_latents is diffusers' starting text noise, (B, {L}, {w}) before the caption "
-                             f"decoder's encode_prefix; got "
-                             f"{tuple(prompt_latents.shape)}. To condition on a clean (B, {L}, {cfg.text_dim}) text latent use text_condition=")
+                             f"decoder's encode_prefix; got {tuple(prompt_latents.shape)}. To condition on a clean "
+                             f"(B, {L}, {cfg.text_dim}) text latent use text_condition=")
         if mode == 't2i':
             raise ValueError("prompt_latents is diffusers' starting text noise, and t2i generates no text; to "
                              "condition on a text latent use text_condition=")
-        with torch.no_grad(): y = self.caption_decoder.encode(prompt_latents.to(next(self.caption_decoder.parameters())))
+        with torch.no_grad():
+            y = self.caption_decoder.encode(prompt_latents.to(next(self.caption_decoder.parameters())))
         parts['txt'] = y.to(dev, torch.float32)
     return {m: v for m, v in parts.items() if m in gen}, {m: v for m, v in parts.items() if m not in gen}
 
@@ -562,14 +576,16 @@ def _run_mode(self:UniDiffuser, mode, prompt, image, text_condition, image_condi
     elif mode in ('t2i', 't2i2t'):
         lat['img'] = t2i(_repeat(self._condition_txt(prompt, text_condition), k), start)
         if mode == 't2i2t':
-            x = lat['img'] if handoff == 'latent' else self.encode_image(self.decode_image(lat['img'], 'pt'), generator=gens)
+            x = (lat['img'] if handoff == 'latent'
+                 else self.encode_image(self.decode_image(lat['img'], 'pt'), generator=gens))
             lat['txt'] = i2t(x)
     elif mode in ('i2t', 'i2t2i'):
         lat['txt'] = i2t(_repeat(self._condition_img(image, image_condition, gens[::k]), k), start)
         if mode == 'i2t2i':
             lat['img'] = t2i(lat['txt'] if handoff == 'latent' else self.encode_prompt(self.decode_text(lat['txt'])))
     else:  # blocked Gibbs: alternate the two conditionals, starting from whichever modality is given
-        if image is None and image_condition is None: x, chain = None, [{'txt': self._condition_txt(prompt, text_condition)}]
+        if image is None and image_condition is None:
+            x, chain = None, [{'txt': self._condition_txt(prompt, text_condition)}]
         else: x, chain = self._condition_img(image, image_condition, gens), []
         y = chain[0]['txt'] if chain else None
         for _ in range(rounds):
@@ -606,19 +622,19 @@ def __call__(self:UniDiffuser, mode:str=None,   # one of PIPELINE_MODES (or diff
              prompt=None,                       # str or list of str (t2i, t2i2t, gibbs from text)
              image=None,                        # PIL image, list, or (B, 3, H, W) in [0, 1] (i2t, i2t2i, gibbs from it)
              num_inference_steps:int=None,      # solver steps (default: the model's, else 50); alias `steps`
-             guidance_scale:float=None,         # diffusers' g (g <= 1: none); default: the model's s, else s = 7 (g = 8)
+             guidance_scale:float=None,         # diffusers' g (g <= 1: none); default: model's s, else s = 7 (g = 8)
              scale:float=None,                  # or the paper's s = g - 1
              num_samples:int=None,              # samples of the unconditional modes (joint, i, t)
              num_images_per_prompt:int=1, num_prompts_per_image:int=1,
              generator=None,                    # a torch.Generator, or a list with one per sample
-             latents=None,                      # starting noise of the generated modalities, (B, D) packed [z, clip, text]
+             latents=None,                      # starting noise of generated modalities, (B, D) packed [z, clip, text]
              prompt_latents=None,               # diffusers' starting text noise (B, 77, 768), before encode_prefix
              vae_latents=None, clip_latents=None, # diffusers' starting image noise (B, 4, h, w), (B, 1, d)
              text_condition=None,               # clean (B, 77, 64) text latent to condition on, instead of prompt
              image_condition=None,              # clean (B, D) image state to condition on, instead of image
              output_type:str='pil',             # 'pil', 'np', 'pt' or 'latent' (skip decoding)
              return_dict:bool=True,             # False: the tuple (images, text)
-             callback_on_step_end=None,         # callback(pipe, step_index, t, {'latents': x}) -> dict or None; t in [0, 1000]
+             callback_on_step_end=None,         # f(pipe, step_index, t, {'latents': x}) -> dict | None; t in [0, 1000]
              autocast=False,                    # True: under torch.autocast (official script); 'auto': where it is fast
              uncond:str='true_uncond',          # t2i unconditional branch: 'true_uncond' or 'empty_token'
              sampler='dpm_solver', data_type=1,
@@ -631,26 +647,28 @@ def __call__(self:UniDiffuser, mode:str=None,   # one of PIPELINE_MODES (or diff
     # 1. arguments: mode, steps, guidance scale, counts, inputs -- all checked before any work
     mode = self._infer_mode(mode, prompt, image, text_condition, image_condition,
                             latents, prompt_latents, vae_latents, clip_latents)
-    n_steps = _alias('num_inference_steps', num_inference_steps, 'steps', steps, default=self.defaults['num_inference_steps'])
+    n_steps = _alias('num_inference_steps', num_inference_steps, 'steps', steps,
+                     default=self.defaults['num_inference_steps'])
     n_steps = _check_int('num_inference_steps' if num_inference_steps is not None else 'steps', n_steps)
     image_condition = _alias('image_condition', image_condition, 'image_latents', image_latents)
     s = resolve_guidance(guidance_scale, scale, default=self.defaults['scale'])
     k_img = _check_int('num_images_per_prompt', num_images_per_prompt)
     k_txt = _check_int('num_prompts_per_image', num_prompts_per_image)
-    self._check_inputs(prompt, image, uncond, handoff, output_type, rounds, latents=latents, prompt_latents=prompt_latents,
-                       vae_latents=vae_latents, clip_latents=clip_latents, text_condition=text_condition,
-                       image_condition=image_condition)
+    self._check_inputs(prompt, image, uncond, handoff, output_type, rounds, latents=latents,
+                       prompt_latents=prompt_latents, vae_latents=vae_latents, clip_latents=clip_latents,
+                       text_condition=text_condition, image_condition=image_condition)
     ctx = self._autocast(autocast)
     # 2. starting noise, batch size and one generator per sample
     start, fixed = self._start_noise(mode, latents, prompt_latents, vae_latents, clip_latents)
-    n, k = self._batch_size(mode, prompt, image, text_condition, image_condition, num_samples, k_img, k_txt, {**start, **fixed})
+    n, k = self._batch_size(mode, prompt, image, text_condition, image_condition, num_samples, k_img, k_txt,
+                            {**start, **fixed})
     gens = sample_generators(generator, n, self.device)
     # 3. the mode's sampling, then decoding
     kw = dict(steps=n_steps, sampler=sampler, data_type=data_type, batch_branches=batch_branches,
               callback_on_step_end=callback_on_step_end, **sampler_kw)
     with ctx:
-        lat, chain, nfe = self._run_mode(mode, prompt, image, text_condition, image_condition, s, uncond, handoff, rounds, k,
-                                         gens, start, fixed, kw)
+        lat, chain, nfe = self._run_mode(mode, prompt, image, text_condition, image_condition, s, uncond, handoff,
+                                         rounds, k, gens, start, fixed, kw)
     res = self._outputs(lat, output_type, chain, nfe)
     return res if return_dict else (res.images, res.text)
 
@@ -709,5 +727,6 @@ def tiny_pipeline(version:int=1, # 1: with the data-type token (v1); 0: without
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         uvit = UViT(cfg).eval()
-        dec = CaptionDecoder(CaptionDecoderConfig.tiny(vocab_size=len(cap_tok), prefix_inner_dim=32, prefix_hidden_dim=8)).eval()
+        dec = CaptionDecoder(CaptionDecoderConfig.tiny(vocab_size=len(cap_tok), prefix_inner_dim=32,
+                                                       prefix_hidden_dim=8)).eval()
     return UniDiffuser(uvit, vae, image_encoder, proc, text_encoder, clip_tok, dec, cap_tok)

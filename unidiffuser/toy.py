@@ -45,25 +45,32 @@ class ToyConfig:
     seed: int = 0
     def __post_init__(self):
         self.net = self.net or MLPConfig(dims=dict(self.dims), hidden=128, depth=4)
-        self.train = self.train or TrainConfig(steps=6000, batch_size=512, lr=2e-3, warmup=100, lr_decay='cosine', ema_decay=0.99)
+        self.train = self.train or TrainConfig(steps=6000, batch_size=512, lr=2e-3, warmup=100, lr_decay='cosine',
+                                               ema_decay=0.99)
+    # ci: two networks of 4000 steps; three modalities: full() only
     @classmethod
-    def ci(cls): return cls(n=1000, floor_reps=60, step_list=(8, 14, 26, 50), dims3={},  # two networks of 4000 steps; three modalities: full() only
-                            train=TrainConfig(steps=4000, batch_size=512, lr=2e-3, warmup=100, lr_decay='cosine', ema_decay=0.99))
+    def ci(cls): return cls(n=1000, floor_reps=60, step_list=(8, 14, 26, 50), dims3={},
+                            train=TrainConfig(steps=4000, batch_size=512, lr=2e-3, warmup=100, lr_decay='cosine',
+                                              ema_decay=0.99))
     @classmethod
-    def smoke(cls): return cls(n=200, floor_reps=10, train=TrainConfig(steps=100, batch_size=128, lr=2e-3, warmup=10, ema_decay=0.9),
-                               grid=(0., 500., 1000.), scales=(0., 3.), step_list=(8, 14), t0_variant=False, dims3={}, steps=14)
+    def smoke(cls): return cls(n=200, floor_reps=10,
+                               train=TrainConfig(steps=100, batch_size=128, lr=2e-3, warmup=10, ema_decay=0.9),
+                               grid=(0., 500., 1000.), scales=(0., 3.), step_list=(8, 14), t0_variant=False, dims3={},
+                               steps=14)
     @classmethod
-    def full(cls): return cls(train=TrainConfig(steps=12000, batch_size=512, lr=2e-3, warmup=200, lr_decay='cosine', ema_decay=0.995))
+    def full(cls): return cls(train=TrainConfig(steps=12000, batch_size=512, lr=2e-3, warmup=200, lr_decay='cosine',
+                                                ema_decay=0.995))
 
 # %% ../nbs/60_toy_reproduction.ipynb #b3482c78
 def toy_mixture(std:float=0.5, # within-component standard deviation
                 sched=None)->GaussianMixture:
-    "The 2-modality mixture of the reproduction: image modes on a square, text modes paired, correlated within components."
+    "The reproduction's 2-modality mixture: image modes on a square, text modes paired, correlated within components."
     w = torch.tensor([0.3, 0.2, 0.25, 0.25], dtype=torch.float64)
     img = torch.tensor([[-1., -1], [1, -1], [-1, 1], [1, 1]], dtype=torch.float64)
     txt = torch.tensor([[-1., -0.3], [-1, 0.3], [1, -0.3], [1, 0.3]], dtype=torch.float64)
     covs = torch.eye(4, dtype=torch.float64).repeat(4, 1, 1) * std**2
-    for k, (r1, r2) in enumerate([(0.6, -0.4), (-0.5, 0.3), (0.4, 0.6), (-0.6, -0.3)]):  # corr(img_1, txt_0), corr(img_0, txt_1)
+    # corr(img_1, txt_0), corr(img_0, txt_1)
+    for k, (r1, r2) in enumerate([(0.6, -0.4), (-0.5, 0.3), (0.4, 0.6), (-0.6, -0.3)]):
         covs[k, 1, 2] = covs[k, 2, 1] = r1 * std**2
         covs[k, 0, 3] = covs[k, 3, 0] = r2 * std**2
     return GaussianMixture(w, {'img': img, 'txt': txt}, covs, sched=sched)
@@ -87,7 +94,8 @@ def eps_error_grid(eps_fn, gmm, grid, n:int=2000, seed:int=0)->dict:
             g = torch.Generator().manual_seed(seed + 1000 * i + j)
             xs = gmm.marginal([a, b]).sample(n, generator=g)[0]
             ts = {a: float(ta), b: float(tb)}
-            xt = {m: gmm.sched.q_sample(xs[m], ts[m], torch.randn(xs[m].shape, generator=g, dtype=torch.float64)) for m in (a, b)}
+            xt = {m: gmm.sched.q_sample(xs[m], ts[m], torch.randn(xs[m].shape, generator=g, dtype=torch.float64))
+                  for m in (a, b)}
             ex, nt = gmm.marginal([a, b]).eps(xt, ts), eps_fn(xt, ts)
             for m in (a, b):
                 scale[m][i, j] = ex[m].pow(2).mean().sqrt()
@@ -112,14 +120,15 @@ def mode_tests(eps_fn, gmm, cfg:ToyConfig, cond_values:dict)->dict:
             r['effect'] = energy_distance(pack(gmm.marginal(gen).sample(cfg.n, generator=g)[0], gen), truth(cfg.n, g))
             r['ratio'] = r['distance'] / r['effect']
             resp = gmm.posterior({**xs, **c})
-            ft = component_frequency_test(resp, gmm.marginal(cond).posterior({m: cond_values[m].double() for m in cond})[0])
+            ft = component_frequency_test(
+                resp, gmm.marginal(cond).posterior({m: cond_values[m].double() for m in cond})[0])
             r.update(component_z=ft.z.tolist(), component_passed=bool(ft.passed))
         out[mode] = r
     return out
 
 # %% ../nbs/60_toy_reproduction.ipynb #37bb59a0
 def conditional_data_tests(eps_fn, gmm, cfg:ToyConfig, n_points:int=4)->dict:
-    "Both conditionals over conditions drawn from the data (pairs vs the exact joint), and at `n_points` of those conditions."
+    "Both conditionals over data-drawn conditions (pairs vs the exact joint), and at `n_points` of those conditions."
     shapes = {m: (d,) for m, d in gmm.dims.items()}
     img, txt = gmm.names[:2]
     out = {}
@@ -128,17 +137,23 @@ def conditional_data_tests(eps_fn, gmm, cfg:ToyConfig, n_points:int=4)->dict:
         c = gmm.marginal([cm]).sample(cfg.n, generator=g)[0][cm]
         xs = sample(eps_fn, shapes, [gen], {cm: c}, steps=cfg.steps, dtype=torch.float64, generator=g)[gen]
         truth = lambda n, g: pack(gmm.sample(n, generator=g)[0], [gen, cm])
-        r = {'distance': energy_distance(torch.cat([xs, c], 1), truth(cfg.n, g)), 'floor': noise_floor(truth, cfg.n, reps=cfg.floor_reps, generator=g),
+        r = {'distance': energy_distance(torch.cat([xs, c], 1), truth(cfg.n, g)),
+             'floor': noise_floor(truth, cfg.n, reps=cfg.floor_reps, generator=g),
              # effect: the same conditions paired with unconditioned exact samples (what ignoring the condition gives)
-             'effect': energy_distance(torch.cat([gmm.marginal([gen]).sample(cfg.n, generator=g)[0][gen], c], 1), truth(cfg.n, g)), 'points': []}
+             'effect': energy_distance(torch.cat([gmm.marginal([gen]).sample(cfg.n, generator=g)[0][gen], c], 1),
+                                       truth(cfg.n, g)),
+             'points': []}
         for i in range(n_points):  # pointwise at typical conditions: distance, floor and how likely the condition is
             ci = c[i:i + 1]
             gt = gmm.condition({cm: ci[0]}).marginal([gen])
             tr = lambda n, g: gt.sample(n, generator=g)[0][gen]
-            xi = sample(eps_fn, shapes, [gen], {cm: ci.expand(cfg.n, -1)}, steps=cfg.steps, dtype=torch.float64, generator=g)[gen]
-            r['points'].append({'log_density': gmm.marginal([cm]).log_prob({cm: ci}).item(), 'distance': energy_distance(xi, tr(cfg.n, g)),
+            xi = sample(eps_fn, shapes, [gen], {cm: ci.expand(cfg.n, -1)}, steps=cfg.steps, dtype=torch.float64,
+                        generator=g)[gen]
+            r['points'].append({'log_density': gmm.marginal([cm]).log_prob({cm: ci}).item(),
+                                'distance': energy_distance(xi, tr(cfg.n, g)),
                                 'floor': noise_floor(tr, cfg.n, reps=cfg.floor_reps, generator=g),
-                                'effect': energy_distance(gmm.marginal([gen]).sample(cfg.n, generator=g)[0][gen], tr(cfg.n, g))})
+                                'effect': energy_distance(gmm.marginal([gen]).sample(cfg.n, generator=g)[0][gen],
+                                                          tr(cfg.n, g))})
         out['t2i' if gen == img else 'i2t'] = r
     return out
 
@@ -150,11 +165,14 @@ def guidance_tests(eps_fn, gmm, cfg:ToyConfig, y0:torch.Tensor)->dict:
     yb = y0.expand(cfg.n, -1).double()
     def exact(s, g):
         fn = lambda x, t: gmm.guided_eps({img: x}, {img: t}, {txt: yb}, s)[img]
-        return sample_dpm_solver(fn, torch.randn(cfg.n, gmm.dims[img], generator=g, dtype=torch.float64), steps=cfg.steps)
+        return sample_dpm_solver(fn, torch.randn(cfg.n, gmm.dims[img], generator=g, dtype=torch.float64),
+                                 steps=cfg.steps)
     post_w = gmm.marginal([txt]).posterior({txt: y0.double()})[0]
     # the component strong guidance concentrates on: where the exactly guided samples at the largest scale go
-    k = gmm.posterior({img: exact(max(cfg.scales), torch.Generator().manual_seed(cfg.seed + 99)), txt: yb}).mean(0).argmax().item()
-    res = {'scales': list(cfg.scales), 'component': k, 'component_weight': post_w[k].item(), 'mass_network': [], 'mass_exact': [], 'distance': [], 'floor': [], 'samples': {}}
+    k = gmm.posterior({img: exact(max(cfg.scales), torch.Generator().manual_seed(cfg.seed + 99)),
+                       txt: yb}).mean(0).argmax().item()
+    res = {'scales': list(cfg.scales), 'component': k, 'component_weight': post_w[k].item(), 'mass_network': [],
+           'mass_exact': [], 'distance': [], 'floor': [], 'samples': {}}
     for i, s in enumerate(cfg.scales):
         g = torch.Generator().manual_seed(cfg.seed + 100 + i)
         xs = sample(eps_fn, shapes, [img], {txt: yb}, scale=s, steps=cfg.steps, dtype=torch.float64, generator=g)[img]
@@ -163,12 +181,13 @@ def guidance_tests(eps_fn, gmm, cfg:ToyConfig, y0:torch.Tensor)->dict:
         res['mass_network'].append(gmm.posterior({img: xs, txt: yb})[:, k].mean().item())
         res['mass_exact'].append(gmm.posterior({img: ex, txt: yb})[:, k].mean().item())
         res['distance'].append(energy_distance(xs, ex))
-        res['floor'].append(noise_floor(lambda n, g: exact(s, g), cfg.n, reps=max(10, cfg.floor_reps // 5), generator=g))
+        res['floor'].append(noise_floor(lambda n, g: exact(s, g), cfg.n, reps=max(10, cfg.floor_reps // 5),
+                                        generator=g))
     return res
 
 # %% ../nbs/60_toy_reproduction.ipynb #02b2def3
 def sampler_convergence(eps_fn, gmm, step_list, n:int=512, seed:int=0)->dict:
-    "Relative RMS distance of joint samples to a 1000-step reference, per solver and number of steps (same initial noise)."
+    "Relative RMS distance of joint samples to a 1000-step reference, per solver and step count (same initial noise)."
     shapes = {m: (d,) for m, d in gmm.dims.items()}
     fn = lambda x, t: pack(eps_fn(unpack(x, shapes), {m: t for m in shapes}), list(shapes))
     x_T = torch.randn(n, sum(gmm.dims.values()), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
@@ -177,15 +196,18 @@ def sampler_convergence(eps_fn, gmm, step_list, n:int=512, seed:int=0)->dict:
     runs = {'DDIM': lambda N: sample_ddim(fn, x_T.clone(), ts=torch.linspace(1000, 1, N + 1, dtype=torch.float64)),
             'DPM-Solver-3 time-uniform (official)': lambda N: sample_dpm_solver(fn, x_T.clone(), steps=N),
             'DPM-Solver-3 logSNR': lambda N: sample_dpm_solver(fn, x_T.clone(), steps=N, skip_type='logSNR'),
-            'DPM-Solver++ multistep (diffusers)': lambda N: sample_diffusers(fn, x_T.clone(), dpm_solver_pp_scheduler(), steps=N)}
-    return {'steps': list(step_list), **{k: [(f(N) - ref).pow(2).mean().sqrt().item() / scale for N in step_list] for k, f in runs.items()}}
+            'DPM-Solver++ multistep (diffusers)':
+                lambda N: sample_diffusers(fn, x_T.clone(), dpm_solver_pp_scheduler(), steps=N)}
+    return {'steps': list(step_list),
+            **{k: [(f(N) - ref).pow(2).mean().sqrt().item() / scale for N in step_list] for k, f in runs.items()}}
 
 # %% ../nbs/60_toy_reproduction.ipynb #e3756920
 def three_modality_tests(eps_fn, gmm3, cfg:ToyConfig,
-                         conditions:str='fixed' # 'fixed': one observed value; 'data': a fresh data draw per sample, pairs vs the joint
+                         conditions:str='fixed' # 'fixed': one observation; 'data': per-sample draws, pairs vs the joint
                         )->list:
     "Every (generate, condition) role assignment of a 3-modality network vs its exact distribution (Bonferroni floor)."
-    if conditions not in ('fixed', 'data'): raise ValueError(f"conditions must be 'fixed' or 'data', got {conditions!r}")
+    if conditions not in ('fixed', 'data'):
+        raise ValueError(f"conditions must be 'fixed' or 'data', got {conditions!r}")
     shapes = {m: (d,) for m, d in gmm3.dims.items()}
     combos = all_role_assignments(shapes)
     obs = gmm3.sample(1, generator=torch.Generator().manual_seed(cfg.seed + 50))[0]
@@ -194,11 +216,13 @@ def three_modality_tests(eps_fn, gmm3, cfg:ToyConfig,
     for i, (gen, cond) in enumerate(combos):
         g = torch.Generator().manual_seed(cfg.seed + 500 + i)
         n = cfg.n3_data if conditions == 'data' and cond else cfg.n3
-        if conditions == 'data' and cond:  # conditions drawn from the data; compare (generated, condition) pairs with the joint
+        # conditions drawn from the data; compare (generated, condition) pairs with the joint
+        if conditions == 'data' and cond:
             c = {m: v for m, v in gmm3.marginal(cond).sample(n, generator=g)[0].items()}
             xs = sample(eps_fn, shapes, gen, c, steps=cfg.steps, dtype=torch.float64, generator=g)
             truth = lambda n, g: pack(gmm3.marginal(gen + cond).sample(n, generator=g)[0], gen + cond)
-            got, null = pack({**xs, **c}, gen + cond), pack({**gmm3.marginal(gen).sample(n, generator=g)[0], **c}, gen + cond)
+            got, null = (pack({**xs, **c}, gen + cond),
+                         pack({**gmm3.marginal(gen).sample(n, generator=g)[0], **c}, gen + cond))
         else:
             c = {m: obs[m].expand(cfg.n3, -1).double() for m in cond}
             xs = sample(eps_fn, shapes, gen, c or None, n=cfg.n3, steps=cfg.steps, dtype=torch.float64, generator=g)
@@ -221,10 +245,12 @@ def plot_modes(gmm, modes:dict, cond_values:dict, path=None):
     for ax, (mode, r) in zip(axs, modes.items()):
         gen, cond = paper_mode(mode)
         m = gen[0]
-        gt = (gmm.condition({c: cond_values[c][0] for c in cond}) if cond else gmm).marginal(gen).sample(len(r['samples'][m]), generator=torch.Generator().manual_seed(7))[0][m]
+        gt = (gmm.condition({c: cond_values[c][0] for c in cond}) if cond else gmm).marginal(gen).sample(
+            len(r['samples'][m]), generator=torch.Generator().manual_seed(7))[0][m]
         ax.scatter(*gt.T[:2], s=2, c='0.6', label='exact')
         ax.scatter(*r['samples'][m].T[:2], s=2, c='C3', alpha=.5, label='UniDiffuser')
-        ax.set_title(f"{mode}: {m}" + (f" | {cond[0]}=y0" if cond else '') + f"\nenergy {r['distance']:.4f} (floor {r['floor']:.4f})", fontsize=9)
+        ax.set_title(f"{mode}: {m}" + (f" | {cond[0]}=y0" if cond else '') +
+                     f"\nenergy {r['distance']:.4f} (floor {r['floor']:.4f})", fontsize=9)
     axs[0].legend(markerscale=4, fontsize=8); fig.tight_layout()
     if path: fig.savefig(path, dpi=110)
     return fig
@@ -237,10 +263,13 @@ def plot_eps_error(grid_res:dict, grid, path=None):
     for ax, (m, e) in zip(axs, grid_res['rms_error'].items()):
         im = ax.imshow(e.T, origin='lower', cmap='magma', vmin=0, vmax=float(torch.nan_to_num(e, 0).max()))
         ax.set_xticks(range(len(grid)), [int(t) for t in grid]); ax.set_yticks(range(len(grid)), [int(t) for t in grid])
-        ax.set_xlabel('$t^{img}$'); ax.set_ylabel('$t^{txt}$'); ax.set_title(f'RMS($\\epsilon_\\theta$ - exact), {m} noise', fontsize=9)
+        ax.set_xlabel('$t^{img}$'); ax.set_ylabel('$t^{txt}$')
+        ax.set_title(f'RMS($\\epsilon_\\theta$ - exact), {m} noise', fontsize=9)
         for i in range(len(grid)):
             for j in range(len(grid)):
-                if not math.isnan(e[i, j]): ax.text(i, j, f'{e[i, j]:.2f}', ha='center', va='center', fontsize=6, color='w' if e[i, j] < 0.6 * e.nan_to_num(0).max() else 'k')
+                if not math.isnan(e[i, j]):
+                    ax.text(i, j, f'{e[i, j]:.2f}', ha='center', va='center', fontsize=6,
+                            color='w' if e[i, j] < 0.6 * e.nan_to_num(0).max() else 'k')
         fig.colorbar(im, ax=ax, fraction=.046)
     fig.tight_layout()
     if path: fig.savefig(path, dpi=110)
@@ -254,10 +283,12 @@ def plot_guidance(gd:dict, path=None):
     axs[0].plot(gd['scales'], gd['mass_exact'], 'o-', c='k', label='exact guided noise')
     axs[0].plot(gd['scales'], gd['mass_network'], 's--', c='C3', label='network, true_uncond')
     axs[0].axhline(gd['component_weight'], ls=':', c='0.5', label='$q(k^*|y_0)$ (no guidance)')
-    axs[0].set(xlabel='guidance scale $s$ ($g = s+1$)', ylabel='mean $q(k^*|x_0,y_0)$', title='posterior sharpening'); axs[0].legend(fontsize=7)
+    axs[0].set(xlabel='guidance scale $s$ ($g = s+1$)', ylabel='mean $q(k^*|x_0,y_0)$', title='posterior sharpening')
+    axs[0].legend(fontsize=7)
     for ax, s in zip(axs[1:], (gd['scales'][0], gd['scales'][-1])):
         x = gd['samples'][s]; ax.scatter(*x.T[:2], s=2, c='C3', alpha=.5); ax.set_title(f'$s$ = {s}', fontsize=9)
-    lo = torch.cat([gd['samples'][s] for s in gd['samples']]).min(0).values; hi = torch.cat([gd['samples'][s] for s in gd['samples']]).max(0).values
+    lo = torch.cat([gd['samples'][s] for s in gd['samples']]).min(0).values
+    hi = torch.cat([gd['samples'][s] for s in gd['samples']]).max(0).values
     for ax in axs[1:]: ax.set_xlim(lo[0] - .2, hi[0] + .2); ax.set_ylim(lo[1] - .2, hi[1] + .2)
     fig.tight_layout()
     if path: fig.savefig(path, dpi=110)
@@ -285,7 +316,7 @@ def _jsonable(o):
 
 # %% ../nbs/60_toy_reproduction.ipynb #d4e2b7a1
 class ToyReproduction:
-    "The closed-form reproduction in stages (`train`, `measure`, `t0_variant`, `three_modalities`, `write`); `run` does all."
+    "Closed-form reproduction in stages `train`, `measure`, `t0_variant`, `three_modalities`, `write`; `run` does all."
     def __init__(self, out='runs/toy',  # output folder for figures, metrics.json and weights
                  cfg:ToyConfig=None,    # settings; default `ToyConfig.full()`
                  progress:bool=True):
@@ -315,23 +346,25 @@ class ToyReproduction:
         self._lap('train')
 
     def measure(self):
-        "Every claim on the trained network and on the exact predictor: modes, conditionals, eps grid, guidance, samplers."
+        "Every claim on the trained network and the exact predictor: modes, conditionals, eps grid, guidance, samplers."
         if self.res is None: raise RuntimeError("call train() before measure()")
         M, cfg, gmm, net = self.M, self.cfg, self.gmm, as_eps_fn(self.res.ema)
         M['modes'] = mode_tests(net, gmm, cfg, self.cond_values)
         M['modes_exact'] = mode_tests(gmm.eps, gmm, cfg, self.cond_values); self._lap('modes')
         M['conditionals_data'] = conditional_data_tests(net, gmm, cfg)
-        M['conditionals_data_exact'] = conditional_data_tests(gmm.eps, gmm, cfg, n_points=0); self._lap('conditionals_data')
+        M['conditionals_data_exact'] = conditional_data_tests(gmm.eps, gmm, cfg, n_points=0)
+        self._lap('conditionals_data')
         self.grid = eps_error_grid(net, gmm, cfg.grid, n=cfg.n)
         M['eps_grid'] = {'t': list(cfg.grid), **self.grid}; self._lap('eps_grid')
         M['guidance'] = guidance_tests(net, gmm, cfg, self.cond_values[self.txt]); self._lap('guidance')
         M['sampler_exact'] = sampler_convergence(gmm.eps, gmm, cfg.step_list)
         M['sampler_network'] = sampler_convergence(net, gmm, cfg.step_list)
         M['marginalisation'] = marginalisation_error(gmm, self.img, self.txt, n=20_000, generator=self.g)
-        M['t0_target_gap'] = t0_target_gap(gmm, self.img, self.txt, generator=self.g); self._lap('samplers_marginalisation')
+        M['t0_target_gap'] = t0_target_gap(gmm, self.img, self.txt, generator=self.g)
+        self._lap('samplers_marginalisation')
 
     def t0_variant(self):
-        "If `cfg.t0_variant`: a second network trained with t in {0..T}; its eps error at t_txt = 0 and 1 beside the first's."
+        "If `cfg.t0_variant`: a second network trained with t in {0..T}; eps error at t_txt = 0 and 1 vs the first's."
         if not self.cfg.t0_variant: return
         if 'eps_grid' not in self.M: raise RuntimeError("call measure() before t0_variant()")
         cfg, img, grid = self.cfg, self.img, self.grid['rms_error'][self.img]
@@ -361,7 +394,8 @@ class ToyReproduction:
         M, out, sd = self.M, self.out, lambda r: {k: v.contiguous() for k, v in r.ema.state_dict().items()}
         if self.res3 is not None: save_file(sd(self.res3), str(out / 'mlp3_ema.safetensors'))
         save_file(sd(self.res), str(out / 'mlp_ema.safetensors'))
-        figs = {'modes.png': plot_modes(self.gmm, M['modes'], self.cond_values), 'eps_error.png': plot_eps_error(self.grid, self.cfg.grid),
+        figs = {'modes.png': plot_modes(self.gmm, M['modes'], self.cond_values),
+                'eps_error.png': plot_eps_error(self.grid, self.cfg.grid),
                 'guidance.png': plot_guidance(M['guidance']),
                 'sampler_steps.png': plot_sampler_error(M['sampler_exact'], 'exact noise predictor')}
         for name, f in figs.items(): f.savefig(out / name, dpi=110)

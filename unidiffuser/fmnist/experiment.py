@@ -24,7 +24,7 @@ from .latent_models import load_fmnist_components
 def load_fmnist_pipeline(root='data/fmnist-cpu', # the shipped folder, or one of train_all's with the same subfolders
                          uvit:UViT=None          # use this network instead of root/uvit
                         )->UniDiffuser:
-    "The laptop-scale UniDiffuser: `UniDiffuser.from_pretrained(root)`; folders without an index are assembled from their subfolders."
+    "Laptop-scale UniDiffuser: `UniDiffuser.from_pretrained(root)`; index-less folders are assembled from subfolders."
     from unidiffuser.pipeline_io import INDEX_NAME, SHIPPED_MODEL, shipped_model_path
     root = repo_path(root)
     if not root.exists() and str(root).endswith(SHIPPED_MODEL): root = Path(shipped_model_path())  # an installed wheel
@@ -33,7 +33,9 @@ def load_fmnist_pipeline(root='data/fmnist-cpu', # the shipped folder, or one of
         if uvit is not None: pipe.uvit = uvit.eval()
         return pipe
     if uvit is None:
-        if not (root / 'uvit').is_dir(): raise ValueError(f"load_fmnist_pipeline: {root} has no uvit/; run the training cell of nbs/65_fmnist_reproduction.ipynb or pass uvit=")
+        if not (root / 'uvit').is_dir():
+            raise ValueError(f"load_fmnist_pipeline: {root} has no uvit/; run the training cell of "
+                             "nbs/65_fmnist_reproduction.ipynb or pass uvit=")
         uvit = load_component(root / 'uvit')
     return UniDiffuser(uvit.eval(), **load_fmnist_components(root, pipeline=True))
 
@@ -44,15 +46,18 @@ class FashionCNN(nn.Module):
         super().__init__()
         self.cfg = dict(width=width, feat=feat)
         c = lambda i, o: nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2))
-        self.body = nn.Sequential(c(1, width), c(width, 2 * width), c(2 * width, 4 * width), nn.Flatten(), nn.Linear(16 * 4 * width, feat), nn.ReLU())
+        self.body = nn.Sequential(c(1, width), c(width, 2 * width), c(2 * width, 4 * width), nn.Flatten(),
+                                  nn.Linear(16 * 4 * width, feat), nn.ReLU())
         self.head = nn.Linear(feat, 10)
     def features(self, pixels): # (B, 1|3, 32, 32) in [0, 1]
-        if pixels.ndim != 4 or tuple(pixels.shape[-2:]) != (32, 32): raise ValueError(f"FashionCNN wants (B, C, 32, 32) pixels in [0, 1], got {tuple(pixels.shape)}")
+        if pixels.ndim != 4 or tuple(pixels.shape[-2:]) != (32, 32):
+            raise ValueError(f"FashionCNN wants (B, C, 32, 32) pixels in [0, 1], got {tuple(pixels.shape)}")
         return self.body(pixels.mean(1, keepdim=True) * 2 - 1)
     def forward(self, pixels): return self.head(self.features(pixels))
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #55351d53
-register_component_kind('FashionCNN', 'unidiffuser.fmnist.experiment', frozen=True)  # `load_component` rebuilds the evaluator
+# `load_component` rebuilds the evaluator
+register_component_kind('FashionCNN', 'unidiffuser.fmnist.experiment', frozen=True)
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #6b35ae8c
 def train_evaluator(steps:int=1000, batch_size:int=128, lr:float=2e-3, seed:int=0,
@@ -60,14 +65,15 @@ def train_evaluator(steps:int=1000, batch_size:int=128, lr:float=2e-3, seed:int=
                     out_dir=None,     # checkpoints and log.jsonl (the run resumes from them); None: nothing written
                     progress:bool=False
                    )->tuple:          # (FashionCNN in eval mode, test accuracy, seconds)
-    "Train `FashionCNN` on the train split through `train_loop` (Adam, 30% warm-up then cosine decay, horizontal flips); measure it on the test split."
+    "Train `FashionCNN` (`train_loop`; Adam, 30% warm-up, cosine decay, horizontal flips); score it on the test split."
     from unidiffuser.fmnist.latent_models import fmnist, to_pixels
     from unidiffuser.loop import LoopConfig, train_loop, step_generator
     t0 = time.time()
     torch.manual_seed(seed)
     tr, te = fmnist('train'), fmnist('test')
     net = FashionCNN()
-    cfg = LoopConfig(steps=steps, lr=lr, warmup=max(3 * steps // 10, 1), lr_decay='cosine', log_every=max(steps // 20, 1))  # AdamW without decay = Adam
+    cfg = LoopConfig(steps=steps, lr=lr, warmup=max(3 * steps // 10, 1), lr_decay='cosine',
+                     log_every=max(steps // 20, 1))  # AdamW without decay = Adam
     def batch_fn(step, rank, world, dev):
         g = step_generator(seed, step, rank)
         idx = torch.randint(len(tr), (batch_size,), generator=g)
@@ -107,7 +113,7 @@ def demo(out_dir,                 # folder for grid.png and captions.txt
          pipe:UniDiffuser=None,   # default: `load_fmnist_pipeline()`
          guidance_scale:float=3.  # s for the conditional modes
         )->dict:                  # paths, captions per mode, forward passes
-    "Sample every mode (joint, t2i, i2t, i, t, i2t2i, t2i2t) once, ten samples each; write an image grid and the captions."
+    "Sample every mode (joint, t2i, i2t, i, t, i2t2i, t2i2t) once, ten samples each; write an image grid and captions."
     from unidiffuser.fmnist.data import CLASS_NAMES
     from unidiffuser.fmnist.latent_models import fmnist, to_pixels
     from unidiffuser.fmnist.text_models import class_prompts
@@ -122,13 +128,16 @@ def demo(out_dir,                 # folder for grid.png and captions.txt
         i2t=dict(image=real), i2t2i=dict(image=real), t2i=dict(prompt=prompts), t2i2t=dict(prompt=prompts),
         joint=dict(num_samples=10, scale=0.), i=dict(num_samples=10), t=dict(num_samples=10)).items()}
     grid = _grid([real, r['i2t2i'].images, r['t2i'].images, r['joint'].images, r['i'].images], out / 'grid.png')
-    lines = ['# rows of grid.png: real test images | i2t2i | t2i (prompts below) | joint | i', '', '## i2t (real image class -> caption)']
+    lines = ['# rows of grid.png: real test images | i2t2i | t2i (prompts below) | joint | i', '',
+             '## i2t (real image class -> caption)']
     lines += [f'{CLASS_NAMES[c]} -> {t}' for c, t in enumerate(r['i2t'].text)]
-    lines += ['', '## t2i2t (prompt -> caption of the generated image)'] + [f'{p} -> {t}' for p, t in zip(prompts, r['t2i2t'].text)]
-    lines += ['', '## joint captions (grid row 4)'] + r['joint'].text + ['', '## t (unconditional captions)'] + r['t'].text
+    lines += (['', '## t2i2t (prompt -> caption of the generated image)'] +
+              [f'{p} -> {t}' for p, t in zip(prompts, r['t2i2t'].text)])
+    lines += (['', '## joint captions (grid row 4)'] + r['joint'].text +
+              ['', '## t (unconditional captions)'] + r['t'].text)
     (out / 'captions.txt').write_text('\n'.join(lines) + '\n')
-    return dict(grid=grid, captions=str(out / 'captions.txt'), text={m: r[m].text for m in ('i2t', 't2i2t', 'joint', 't')},
-                nfe=sum(v.nfe for v in r.values()))
+    return dict(grid=grid, captions=str(out / 'captions.txt'),
+                text={m: r[m].text for m in ('i2t', 't2i2t', 'joint', 't')}, nfe=sum(v.nfe for v in r.values()))
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #512ee9e4
 @torch.no_grad()
@@ -146,7 +155,7 @@ def sample_batched(pipe:UniDiffuser, mode:str, # any pipeline mode
                    batch:int=100,               # samples per pipeline call
                    seed:int=0,                  # call k uses a generator seeded `seed + k`
                    **kw)->tuple:                # (images (count, 3, H, W) or None, list of texts)
-    "Sample `count` outputs of one mode in batches with a fixed seed per batch; `prompt` / `image` are sliced per batch."
+    "Sample `count` outputs of one mode in batches with a fixed seed per batch; `prompt`/`image` are sliced per batch."
     ims, txt = [], []
     for k, b in enumerate(range(0, count, batch)):
         sl = {key: v[b:b + batch] for key, v in kw.items() if key in ('prompt', 'image')}
@@ -166,7 +175,8 @@ def caption_accuracy(captions:list, labels)->float:
 def _check_evaluate(n, n_uncond, joint_scales):
     if n < 4: raise ValueError(f"evaluate: n must be >= 4 (KID needs 2 per subset), got {n}; pass a larger n")
     if n_uncond < n:
-        raise ValueError(f"evaluate: n_uncond ({n_uncond}) must be >= n ({n}): FID / KID use the first n unconditional images")
+        raise ValueError(f"evaluate: n_uncond ({n_uncond}) must be >= n ({n}): FID / KID use the first n "
+                         "unconditional images")
     if not len(joint_scales): raise ValueError("evaluate: joint_scales is empty; pass at least one scale, e.g. (0.,)")
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #a1e0f2c4
@@ -178,9 +188,10 @@ def _uncond_scores(run, te, classify, n_uncond:int, seed:int)->tuple:
     pred = torch.cat([classify(x[i:i + 500])[0] for i in range(0, len(x), 500)])
     ridx = torch.randperm(len(te), generator=torch.Generator().manual_seed(seed + 1))[:n_uncond]
     rpred = torch.cat([classify(to_pixels(te, ridx[i:i + 500]))[0] for i in range(0, len(ridx), 500)])
-    return dict(n_uncond=n_uncond, uncond_hist_kl=histogram_kl(pred, 10), uncond_hist=torch.bincount(pred, minlength=10).tolist(),
-                real_hist_kl=histogram_kl(rpred, 10),
-                uncond_kl_floor=(10 - 1) / (2 * n_uncond)), x  # E[KL] of n draws from the uniform itself, to first order
+    return dict(n_uncond=n_uncond, uncond_hist_kl=histogram_kl(pred, 10),
+                uncond_hist=torch.bincount(pred, minlength=10).tolist(), real_hist_kl=histogram_kl(rpred, 10),
+                # E[KL] of n draws from the uniform itself, to first order
+                uncond_kl_floor=(10 - 1) / (2 * n_uncond)), x
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #dfecef0a
 @torch.no_grad()
@@ -192,10 +203,10 @@ def evaluate(pipe:UniDiffuser,                 # e.g. `load_fmnist_pipeline()`
              evaluator:FashionCNN=None,        # default: root/evaluator
              i2t_scale:float=3.,               # s for i2t
              root='data/fmnist-cpu',           # text_projection (and evaluator) come from here
-             fid_scales=(3.,),                 # t2i scales also scored by FID / KID (and the unconditional images); (): none
+             fid_scales=(3.,),                 # t2i scales also scored by FID / KID (+ unconditional images); (): none
              batch:int=100,                    # samples per pipeline call
-             joint_scales=(0., 3.),            # s for joint sampling (joint guidance); the first fills `joint_agreement`
-             n_uncond:int=1000                 # unconditional images for the class histogram (FID / KID use the first n)
+             joint_scales=(0., 3.),            # s for joint sampling (joint guidance); the first sets `joint_agreement`
+             n_uncond:int=1000                 # unconditional images in the class histogram (FID / KID use the first n)
             )->dict:                           # flat metrics plus 't2i' and 'joint': one dict per guidance scale
     "t2i accuracy / CLIP-like score / diversity / FID / KID per scale, i2t accuracy, joint agreement, unconditional KL."
     from unidiffuser.fmnist.latent_models import fmnist, to_pixels, minilm_sentence
@@ -222,7 +233,8 @@ def evaluate(pipe:UniDiffuser,                 # e.g. `load_fmnist_pipeline()`
         x, _ = run('t2i', prompt=prompts, scale=float(s))
         pred, feat = classify(x)
         clip = clip_score(image_embeddings(pipe.image_encoder, pipe.clip_image_processor, x), text_emb).mean().item()
-        row = dict(scale=float(s), acc=class_accuracy(pred, labels), diversity=pairwise_diversity(feat, labels), clip=clip)
+        row = dict(scale=float(s), acc=class_accuracy(pred, labels), diversity=pairwise_diversity(feat, labels),
+                   clip=clip)
         if float(s) in [float(v) for v in fid_scales]: row.update(fid(x))
         res['t2i'].append(row)
     res['i2t_caption_acc'] = caption_accuracy(run('i2t', image=real, scale=i2t_scale)[1], labels)
@@ -231,7 +243,8 @@ def evaluate(pipe:UniDiffuser,                 # e.g. `load_fmnist_pipeline()`
         x, caps = run('joint', scale=float(s))
         res['joint'].append(dict(scale=float(s), agreement=caption_accuracy(caps, classify(x)[0]),
                                  caption_has_class=sum(caption_class(c) is not None for c in caps) / n))
-    res['joint_agreement'], res['joint_caption_has_class'] = res['joint'][0]['agreement'], res['joint'][0]['caption_has_class']
+    res['joint_agreement'], res['joint_caption_has_class'] = (res['joint'][0]['agreement'],
+                                                              res['joint'][0]['caption_has_class'])
     unc, x = _uncond_scores(run, te, classify, n_uncond, seed)
     res.update(unc)
     if inc: res.update({'uncond_' + k: v for k, v in fid(x[:n]).items()})
@@ -261,10 +274,12 @@ def encode_fmnist(path,                     # latents file to write (kept: an ex
         ds = torch.utils.data.Subset(ds, range(min(n, len(ds))))
     t0 = time.time()
     lat = encode_dataset(comps, ds, batch_size=256, text_tokens=16, progress=progress, dtype=torch.float16)
-    lat['txt_uncond'] = comps['caption_decoder'].encode(clip_text_embed(comps['text_encoder'], comps['clip_tokenizer'], [''], max_length=16)).float()
+    lat['txt_uncond'] = comps['caption_decoder'].encode(
+        clip_text_embed(comps['text_encoder'], comps['clip_tokenizer'], [''], max_length=16)).float()
     if vd: lat.update(encode_vd_contexts(comps, ds, text_tokens=16))
-    return save_latents(lat, path, metadata=dict(data=f'CaptionedFashionMNIST train split, first {len(ds)} images, epoch-0 captions (seed 0)',
-                                                 seconds=round(time.time() - t0, 1), git_commit=git_commit()))
+    return save_latents(lat, path, metadata=dict(
+        data=f'CaptionedFashionMNIST train split, first {len(ds)} images, epoch-0 captions (seed 0)',
+        seconds=round(time.time() - t0, 1), git_commit=git_commit()))
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #e532f818
 SECOND_STAGE = {'uvit': 'uvit', 'bespoke': 'bespoke_t2i', 'vd': 'vd'}  # kind -> shipped folder name
@@ -277,46 +292,55 @@ def train_fmnist(kind:str,                 # 'bespoke' (t2i-only U-ViT) or 'vd' 
                  steps:int=None,           # override the preset's optimizer steps
                  n_train:int=None,         # first n train images (default: all; smoke: 256)
                  root='data/fmnist-cpu',   # shipped first stage
-                 ship:bool=False,          # save the weights (see `weights`) into root/<kind folder> (replacing the shipped model)
-                 init=None,                # bespoke: fine-tune from a shipped folder (e.g. data/fmnist-cpu/bespoke_t2i), a run / checkpoint folder or an official .pth
-                 freeze=(),                # parameter-name prefixes kept frozen while fine-tuning, e.g. ('patch_embed', 'in_blocks')
-                 weights:str='model',      # weights to save: 'model' (raw; what ships: lower loss than the EMA at 3000 steps) or 'ema'
+                 ship:bool=False,          # save the `weights` into root/<kind folder> (replacing the shipped model)
+                 init=None,                # bespoke: fine-tune from a shipped/run/checkpoint folder or an official .pth
+                 freeze=(),                # parameter prefixes frozen in fine-tuning, e.g. ('patch_embed', 'in_blocks')
+                 weights:str='model',      # 'model' (raw; what ships: lower loss than the EMA at 3000 steps) or 'ema'
                  progress:bool=True)->dict:# folder, seconds, steps, final loss
-    "Train a baseline second-stage network on the shipped first stage with its preset; resumable; saves the raw (or EMA) weights in float16."
+    "Train a baseline on the shipped first stage with its preset; resumable; saves the raw (or EMA) weights in float16."
     import dataclasses
     from unidiffuser.trainer import UViTTrainConfig, train_uvit, load_latents, load_uvit_for_finetune
     from unidiffuser.baselines.vd_train import VDTrainConfig, train_vd
     from unidiffuser.baselines.bespoke import bespoke_loss
     if weights not in ('model', 'ema'): raise ValueError(f"weights must be 'model' or 'ema', got {weights!r}")
-    if kind == 'uvit': raise ValueError("the joint U-ViT trains through the generic trainer: `unidiffuser train --config "
-                                        "configs/fmnist-cpu.yaml` (or `train(fmnist_uvit_args(...))`, nbs/64)")
+    if kind == 'uvit':
+        raise ValueError("the joint U-ViT trains through the generic trainer: `unidiffuser train --config "
+                         "configs/fmnist-cpu.yaml` (or `train(fmnist_uvit_args(...))`, nbs/64)")
     if kind not in BASELINES: raise ValueError(f"unknown kind {kind!r}; train one of {list(BASELINES)}")
     if preset not in ('cpu', 'smoke'): raise ValueError(f"unknown preset {preset!r}; use 'cpu' or 'smoke'")
-    if (init is not None or freeze) and kind == 'vd': raise ValueError("init= and freeze= fine-tune the bespoke U-ViT; train 'vd' from scratch")
+    if (init is not None or freeze) and kind == 'vd':
+        raise ValueError("init= and freeze= fine-tune the bespoke U-ViT; train 'vd' from scratch")
     smoke = preset == 'smoke'
     n_train = n_train if n_train is not None else (256 if smoke else None)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    lat = load_latents(encode_fmnist(out / f"latents_{n_train or 'all'}.safetensors", root, n_train, vd=kind == 'vd', progress=progress))
+    lat = load_latents(encode_fmnist(out / f"latents_{n_train or 'all'}.safetensors", root, n_train, vd=kind == 'vd',
+                                     progress=progress))
     cfg = VDTrainConfig.cpu() if kind == 'vd' else dataclasses.replace(UViTTrainConfig.cpu(), sample_every=0)
     if smoke: cfg = dataclasses.replace(cfg, steps=20, warmup=5, checkpoint_every=10, log_every=5)
     if steps is not None: cfg = dataclasses.replace(cfg, steps=steps)
     if freeze: cfg = dataclasses.replace(cfg, freeze=tuple(freeze))
-    if kind == 'bespoke': cfg = dataclasses.replace(cfg, task_weights=(), lr=5e-4)  # its own loss (t2i, caption dropout); 5e-4 scored at least as well as 1e-3 for it
+    # its own loss (t2i, caption dropout); 5e-4 scored at least as well as 1e-3 for it
+    if kind == 'bespoke': cfg = dataclasses.replace(cfg, task_weights=(), lr=5e-4)
     uvit = None
     if init is not None:
         i = Path(init)
-        uvit = load_component(i) if (i / 'model.safetensors').exists() and not (i / 'state.json').exists() else load_uvit_for_finetune(i, cfg)
+        uvit = (load_component(i) if (i / 'model.safetensors').exists() and not (i / 'state.json').exists()
+                else load_uvit_for_finetune(i, cfg))
         uvit.requires_grad_(True)  # train_uvit applies cfg.freeze
     run = out / f"{kind}_{preset}{'_finetune' if init is not None else ''}"
     if kind == 'vd': res = train_vd(latents=lat, cfg=cfg, out_dir=run, progress=progress)
     else:
         x = {k: lat[k] for k in ('img', 'img_std', 'txt')}
-        res = train_uvit(uvit, latents=x, cfg=cfg, out_dir=run, progress=progress, loss_fn=bespoke_loss(lat['txt_uncond'][:1]) if kind == 'bespoke' else None)
+        res = train_uvit(uvit, latents=x, cfg=cfg, out_dir=run, progress=progress,
+                         loss_fn=bespoke_loss(lat['txt_uncond'][:1]) if kind == 'bespoke' else None)
     dest = repo_path(root) / SECOND_STAGE[kind] if ship else run / 'final' / SECOND_STAGE[kind]
-    save_component(res.ema if weights == 'ema' else res.model, dest, dtype=torch.float16, config=res.config, steps=cfg.steps, seconds=round(res.seconds, 1), loss_history=res.history,
-                   data=f'CaptionedFashionMNIST train split, {len(lat["img"])} images, epoch-0 captions; latents by encode_fmnist',
+    save_component(res.ema if weights == 'ema' else res.model, dest, dtype=torch.float16, config=res.config,
+                   steps=cfg.steps, seconds=round(res.seconds, 1), loss_history=res.history,
+                   data=f'CaptionedFashionMNIST train split, {len(lat["img"])} images, epoch-0 captions; '
+                        'latents by encode_fmnist',
                    weights={'ema': 'EMA', 'model': 'raw weights'}[weights], threads=torch.get_num_threads())
-    return dict(folder=str(dest), seconds=res.seconds, steps=cfg.steps, loss=res.history[-1][1] if res.history else None)
+    return dict(folder=str(dest), seconds=res.seconds, steps=cfg.steps,
+                loss=res.history[-1][1] if res.history else None)
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #b603cad0
 def record_metrics(component:str,          # a manifest entry, e.g. 'uvit'
@@ -326,7 +350,8 @@ def record_metrics(component:str,          # a manifest entry, e.g. 'uvit'
     from unidiffuser.components import write_json
     man = repo_path(root) / 'manifest.json'
     entries = json.loads(man.read_text()) if man.exists() else {}
-    if component not in entries: raise ValueError(f"{man} has no entry {component!r} (entries: {sorted(entries)}); ship the component first")
+    if component not in entries:
+        raise ValueError(f"{man} has no entry {component!r} (entries: {sorted(entries)}); ship the component first")
     entries[component]['metrics'] = json.loads(json.dumps(metrics, default=float))
     write_json(man, entries)
     return entries[component]

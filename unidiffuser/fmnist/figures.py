@@ -47,7 +47,8 @@ def _gen(pipe, seed:int): return torch.Generator(pipe.device).manual_seed(int(se
 
 # %% ../../nbs/66_figures.ipynb #8e9598bd
 def _check_n(n, what='n'):
-    if not isinstance(n, int) or n < 1: raise ValueError(f"{what} must be a positive int, got {n!r}; pass e.g. {what}=4")
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"{what} must be a positive int, got {n!r}; pass e.g. {what}=4")
 
 # %% ../../nbs/66_figures.ipynb #96fbf014
 def _fmnist_subset(n:int, seed:int=0, one_per_class:bool=False)->tuple:
@@ -79,8 +80,9 @@ def _figure1_samples(pipe, tasks, prompts, real, n:int, s:float, steps:int, seed
 
 # %% ../../nbs/66_figures.ipynb #b7f1a0d2
 _FIG1_NAMES = dict(joint='joint pairs\np(x0, y0)', t2i='text-to-image\np(x0|y0)', i2t='image-to-text\np(y0|x0)',
-                   i='unconditional\nimages p(x0)', t='unconditional\ntexts p(y0)', i2t2i='image variation\n(of the i2t images)',
-                   t2i2t='text variation\nprompt -> caption', gibbs='blocked Gibbs\nchain', interpolate='interpolation\nreal a -> real b')
+                   i='unconditional\nimages p(x0)', t='unconditional\ntexts p(y0)',
+                   i2t2i='image variation\n(of the i2t images)', t2i2t='text variation\nprompt -> caption',
+                   gibbs='blocked Gibbs\nchain', interpolate='interpolation\nreal a -> real b')
 
 def _figure1_row(fig, gs, r:int, t:str, o, caps:dict, prompts, real, n:int, rounds:int):
     "Draw row `r` of Figure 1: task `t`'s images with their captions, or its texts."
@@ -91,7 +93,8 @@ def _figure1_row(fig, gs, r:int, t:str, o, caps:dict, prompts, real, n:int, roun
                 family='monospace')
     elif t == 'gibbs':
         for k in range(rounds):
-            _show(fig.add_subplot(gs[r, k]), o.images[k], f'round {k + 1}', ('from: ' if k == 0 else '') + caps['gibbs'][k])
+            _show(fig.add_subplot(gs[r, k]), o.images[k], f'round {k + 1}',
+                  ('from: ' if k == 0 else '') + caps['gibbs'][k])
     elif t == 'interpolate':
         ims = [real[0], *o.images, real[1]]
         for k, im in enumerate(ims):
@@ -149,11 +152,15 @@ def guidance_grid(pipe:UniDiffuser, prompts:list, # fixed prompts (rows of the t
                   steps:int=10, seed:int=0)->dict:# t2i (S, P, 3, H, W), joint (S, J, 3, H, W), joint_text, nfe
     "t2i and joint samples for fixed prompts and fixed initial noise at every guidance scale."
     scales = [float(s) for s in scales]
-    if not scales or any(s < 0 for s in scales): raise ValueError(f"scales must be non-empty and >= 0, got {scales}; pass e.g. scales=(0, 1, 3, 5, 7)")
+    if not scales or any(s < 0 for s in scales):
+        raise ValueError(f"scales must be non-empty and >= 0, got {scales}; pass e.g. scales=(0, 1, 3, 5, 7)")
     if not prompts: raise ValueError("prompts is empty; pass a list of prompts, e.g. ['a photo of a sneaker']")
-    t2i = [pipe('t2i', prompt=list(prompts), scale=s, steps=steps, generator=_gen(pipe, seed), output_type='pt') for s in scales]
-    jnt = [pipe('joint', num_samples=n_joint, scale=s, steps=steps, generator=_gen(pipe, seed), output_type='pt') for s in scales] if n_joint > 0 else []
-    return dict(scales=scales, t2i=torch.stack([o.images for o in t2i]), joint=torch.stack([o.images for o in jnt]) if jnt else None,
+    t2i = [pipe('t2i', prompt=list(prompts), scale=s, steps=steps, generator=_gen(pipe, seed), output_type='pt')
+           for s in scales]
+    jnt = [pipe('joint', num_samples=n_joint, scale=s, steps=steps, generator=_gen(pipe, seed), output_type='pt')
+           for s in scales] if n_joint > 0 else []
+    return dict(scales=scales, t2i=torch.stack([o.images for o in t2i]),
+                joint=torch.stack([o.images for o in jnt]) if jnt else None,
                 joint_text=[o.text for o in jnt], nfe=sum(o.nfe for o in t2i + jnt))
 
 # %% ../../nbs/66_figures.ipynb #242b360c
@@ -165,7 +172,8 @@ def fmnist_scorers(root='data/fmnist-cpu')->dict: # evaluator and text_embed for
     from unidiffuser.fmnist.latent_models import minilm_sentence
     root = repo_path(root)
     proj = load_component(root / 'text_projection')
-    embed = lambda texts: F.normalize(proj(minilm_sentence(list(texts)).to(next(proj.parameters()))), dim=-1).float().cpu()
+    embed = lambda texts: F.normalize(proj(minilm_sentence(list(texts)).to(next(proj.parameters()))),
+                                      dim=-1).float().cpu()
     return dict(evaluator=load_component(root / 'evaluator'), text_embed=embed)
 
 # %% ../../nbs/66_figures.ipynb #b7f1a0d3
@@ -177,9 +185,11 @@ def _sweep_inputs(n:int, batch:int, scales, tasks, prompts, images, labels, seed
         raise ValueError(f"scales must be non-empty and >= 0, got {scales}; pass e.g. scales=(0, 1, 3, 5, 7)")
     _check_n(n); _check_n(batch, 'batch')
     bad = [t for t in tasks if t not in SWEEP_TASKS]
-    if bad or not tasks: raise ValueError(f"unknown or no tasks {bad}; choose a non-empty subset of {list(SWEEP_TASKS)}")
+    if bad or not tasks:
+        raise ValueError(f"unknown or no tasks {bad}; choose a non-empty subset of {list(SWEEP_TASKS)}")
     if prompts is None and images is None: images, prompts, labels = _fmnist_subset(n, seed)
-    if 't2i' in tasks and not prompts: raise ValueError("t2i needs prompts: pass prompts=[...] or drop 't2i' from tasks")
+    if 't2i' in tasks and not prompts:
+        raise ValueError("t2i needs prompts: pass prompts=[...] or drop 't2i' from tasks")
     if 'i2t' in tasks and images is None:
         raise ValueError("i2t needs images: pass images=(B, 3, H, W) with labels=, or drop 'i2t' from tasks")
     if 'i2t' in tasks and labels is None and prompts is None:
@@ -196,11 +206,11 @@ def guidance_sweep(pipe:UniDiffuser,
                    scales=(0, 1, 3, 5, 7),  # guidance scales s
                    n:int=200,               # prompts / images / joint samples per scale
                    steps:int=10, seed:int=0,# sampler steps; seed of the noise (and of the default test subset)
-                   evaluator=None,          # pixels (B, 3, H, W) -> class logits (optional `.features`); None: no accuracy
-                   prompts:list=None,       # t2i prompts (cycled to n); default with images=None: n random test captions
+                   evaluator=None,          # pixels (B, 3, H, W) -> class logits (opt. `.features`); None: no accuracy
+                   prompts:list=None,       # t2i prompts (cycled to n); default if images=None: n random test captions
                    images:torch.Tensor=None,# i2t images (B, 3, H, W) in [0, 1] (cycled to n)
                    labels=None,             # classes of the prompts and images; default: the class each prompt names
-                   text_embed=None,         # list of str -> (B, D) embeddings in the image tower's space; None: no CLIP score
+                   text_embed=None,         # texts -> (B, D) embeddings in the image tower's space; None: no CLIP score
                    tasks=SWEEP_TASKS,       # subset of ('t2i', 'i2t', 'joint')
                    batch:int=100)->list:    # one dict per scale
     "t2i accuracy / CLIP-like score / diversity, i2t caption accuracy and joint agreement at each guidance scale."
@@ -217,7 +227,8 @@ def guidance_sweep(pipe:UniDiffuser,
         row = dict(scale=s, n=n, t2i_acc=None, t2i_clip=None, t2i_diversity=None, i2t_acc=None, joint_agreement=None)
         if 't2i' in tasks:
             x, _ = run('t2i', s, prompt=prompts)
-            emb = image_embeddings(pipe.image_encoder, pipe.clip_image_processor, x) if pipe.image_encoder is not None else None
+            emb = (image_embeddings(pipe.image_encoder, pipe.clip_image_processor, x)
+                   if pipe.image_encoder is not None else None)
             feat = evaluator.features(x) if hasattr(evaluator, 'features') else emb
             if evaluator is not None: row['t2i_acc'] = class_accuracy(classify(x), labels)
             if temb is not None: row['t2i_clip'] = clip_score(emb, temb.to(emb)).mean().item()
@@ -233,7 +244,8 @@ def guidance_sweep(pipe:UniDiffuser,
 def summarize_sweeps(sweeps:list)->list: # one row per scale: metric = mean over runs, metric_spread = max - min
     "Mean and spread (max - min) of each metric over several `guidance_sweep` runs (e.g. different seeds)."
     if not sweeps: raise ValueError("no sweeps given; pass a list of guidance_sweep results")
-    if len({tuple(r['scale'] for r in sw) for sw in sweeps}) != 1: raise ValueError("the sweeps have different scales; run them with the same scales")
+    if len({tuple(r['scale'] for r in sw) for sw in sweeps}) != 1:
+        raise ValueError("the sweeps have different scales; run them with the same scales")
     out = []
     for rows in zip(*sweeps):
         row = dict(scale=rows[0]['scale'], n=rows[0]['n'], runs=len(rows))
@@ -246,10 +258,13 @@ def summarize_sweeps(sweeps:list)->list: # one row per scale: metric = mean over
 # %% ../../nbs/66_figures.ipynb #38ae348b
 def sweep_table(rows:list)->str: # a markdown table; 'mean (spread)' when rows come from `summarize_sweeps`
     "Format `guidance_sweep` or `summarize_sweeps` rows as a markdown table, one line per scale."
-    keys = [k for k in ('t2i_acc', 't2i_clip', 't2i_diversity', 'i2t_acc', 'joint_agreement') if any(r.get(k) is not None for r in rows)]
-    fmt = lambda r, k: '-' if r.get(k) is None else f"{r[k]:.3f}" + (f" ({r[k + '_spread']:.3f})" if r.get(k + '_spread') is not None else '')
+    keys = [k for k in ('t2i_acc', 't2i_clip', 't2i_diversity', 'i2t_acc', 'joint_agreement')
+            if any(r.get(k) is not None for r in rows)]
+    fmt = lambda r, k: ('-' if r.get(k) is None else
+                        f"{r[k]:.3f}" + (f" ({r[k + '_spread']:.3f})" if r.get(k + '_spread') is not None else ''))
     lines = ['| s | n | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 2) + '|']
-    return '\n'.join(lines + [f"| {r['scale']:g} | {r['n']} | " + ' | '.join(fmt(r, k) for k in keys) + ' |' for r in rows])
+    return '\n'.join(lines + [f"| {r['scale']:g} | {r['n']} | " + ' | '.join(fmt(r, k) for k in keys) + ' |'
+                              for r in rows])
 
 # %% ../../nbs/66_figures.ipynb #82e339d6
 def figure3(pipe:UniDiffuser, out_path,   # PNG to write
@@ -265,27 +280,32 @@ def figure3(pipe:UniDiffuser, out_path,   # PNG to write
     prompts = [class_prompts(c)[0] for c in (0, 3, 7, 9)] if prompts is None else list(prompts)
     g = guidance_grid(pipe, prompts, scales, n_joint, steps, seed)
     S, P, J = len(g['scales']), len(prompts), n_joint
-    groups = [(k, y) for k, y in ((('t2i_acc', 'i2t_acc', 'joint_agreement'), 'accuracy'), (('t2i_clip',), 'CLIP-like score'),
-              (('t2i_diversity',), 'diversity')) if metrics and any(r.get(m) is not None for r in metrics for m in k)]
+    groups = [(k, y) for k, y in ((('t2i_acc', 'i2t_acc', 'joint_agreement'), 'accuracy'),
+                                  (('t2i_clip',), 'CLIP-like score'), (('t2i_diversity',), 'diversity'))
+              if metrics and any(r.get(m) is not None for r in metrics for m in k)]
     lw, W = 1.2, 1.2 + max(S, len(groups)) * panel
     H = (P + J) * 1.3 * panel + (2 * panel if groups else 0)
     fig = plt.figure(figsize=(W, H))
-    gs = fig.add_gridspec(P + J + bool(groups), 1, height_ratios=[1.3 * panel] * (P + J) + ([2 * panel] if groups else []),
-                          left=lw / W, right=1 - .05 / W, top=1 - .2 / H, bottom=(.5 if groups else .3) / H, hspace=.6 if groups else .4)
+    gs = fig.add_gridspec(P + J + bool(groups), 1,
+                          height_ratios=[1.3 * panel] * (P + J) + ([2 * panel] if groups else []),
+                          left=lw / W, right=1 - .05 / W, top=1 - .2 / H, bottom=(.5 if groups else .3) / H,
+                          hspace=.6 if groups else .4)
     for r in range(P + J):
         sub = gs[r].subgridspec(1, S, wspace=.1)
         for c in range(S):
             if r < P: _show(fig.add_subplot(sub[c]), g['t2i'][c, r], f's = {g["scales"][c]:g}' if r == 0 else None)
             else: _show(fig.add_subplot(sub[c]), g['joint'][c, r - P], None, g['joint_text'][c][r - P])
         y = gs[r].get_position(fig)
-        fig.text(.08 / W, (y.y0 + y.y1) / 2, _clean(prompts[r], 16) if r < P else f'joint #{r - P + 1}', fontsize=6, va='center')
+        fig.text(.08 / W, (y.y0 + y.y1) / 2, _clean(prompts[r], 16) if r < P else f'joint #{r - P + 1}', fontsize=6,
+                 va='center')
     if groups:
         sub = gs[-1].subgridspec(1, len(groups), wspace=.5)
         for c, (keys, name) in enumerate(groups):
             ax = fig.add_subplot(sub[c])
             for k in keys:
                 pts = [(r['scale'], r[k], r.get(k + '_spread') or 0.) for r in metrics if r.get(k) is not None]
-                if pts: ax.errorbar(*zip(*[(a, b) for a, b, _ in pts]), yerr=[e / 2 for *_, e in pts], marker='o', ms=2, lw=1, capsize=2, label=k)
+                if pts: ax.errorbar(*zip(*[(a, b) for a, b, _ in pts]), yerr=[e / 2 for *_, e in pts], marker='o', ms=2,
+                                    lw=1, capsize=2, label=k)
             ax.set_xlabel('guidance scale s', fontsize=6); ax.set_ylabel(name, fontsize=6); ax.tick_params(labelsize=5)
             if len(keys) > 1: ax.legend(fontsize=4)
     return _save(fig, out_path, dpi, scales=g['scales'], nfe=g['nfe'])
