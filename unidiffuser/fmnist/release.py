@@ -105,7 +105,8 @@ that holds it (a dependency of `unidiffuser`).
 | `scale` (the paper's $s$; diffusers' `guidance_scale` $g = s + 1$) | {FMNIST_DEFAULTS['scale']:g} |
 | `num_inference_steps` (DPM-Solver) | {FMNIST_DEFAULTS['num_inference_steps']} |
 | text latent | 16 tokens |
-| `caption_max_len` | {FMNIST_DEFAULTS['caption_max_len']} (captions end at `<|EOS|>`; the longest training caption has 25 tokens) |
+| `caption_max_len` | {FMNIST_DEFAULTS['caption_max_len']} (captions end at `<|EOS|>`; \
+the longest training caption has 25 tokens) |
 
 ## Training
 

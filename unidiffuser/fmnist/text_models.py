@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from ..loop import train_loop, step_generator
-from .latent_models import FirstStageTrainConfig, fmnist, draw_batch, to_pixels, minilm_sentence, minilm_states, all_captions
+from .latent_models import (FirstStageTrainConfig, fmnist, draw_batch, to_pixels, minilm_sentence,
+                                              minilm_states, all_captions)
 
 # %% ../../nbs/63_fmnist_text_models.ipynb #0c6d617f
 @dataclass
@@ -32,8 +33,9 @@ class ClipTrainConfig(FirstStageTrainConfig):
     init_temperature:float=0.07   # CLIP's initial softmax temperature
     retrieval_n:int=1000          # images per split for image -> text retrieval
     @classmethod
-    def smoke(cls): return cls(steps=12, batch_size=16, lr=2e-3, warmup=2, log_every=3, eval_n=64, retrieval_n=64, hidden_size=32,
-                               num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, projection_dim=16)
+    def smoke(cls): return cls(steps=12, batch_size=16, lr=2e-3, warmup=2, log_every=3, eval_n=64, retrieval_n=64,
+                               hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                               projection_dim=16)
     @classmethod
     def cpu(cls): return cls(steps=500, batch_size=128, lr=1e-3, warmup=40)
     @classmethod
@@ -51,8 +53,10 @@ def contrastive_loss(img:torch.Tensor,         # (B, D) image embeddings
                      logit_scale:torch.Tensor, # log inverse temperature (learnable scalar)
                      groups:torch.Tensor=None  # (B,) caption ids: equal ids are all positives
                     )->torch.Tensor:
-    "CLIP's symmetric InfoNCE on cosine similarities, with soft targets when a caption occurs more than once in the batch."
-    if img.shape != txt.shape or img.ndim != 2: raise ValueError(f"contrastive_loss: expected two (B, D) tensors, got {tuple(img.shape)} and {tuple(txt.shape)}")
+    "CLIP's symmetric InfoNCE on cosine similarities; soft targets when a caption occurs more than once in the batch."
+    if img.shape != txt.shape or img.ndim != 2:
+        raise ValueError(f"contrastive_loss: expected two (B, D) tensors, "
+                         f"got {tuple(img.shape)} and {tuple(txt.shape)}")
     img, txt = F.normalize(img, dim=-1), F.normalize(txt, dim=-1)
     logits = logit_scale.clamp(max=math.log(100)).exp() * img @ txt.T
     same = torch.eye(len(img), device=img.device) if groups is None else (groups[:, None] == groups[None]).to(img.dtype)
@@ -61,7 +65,7 @@ def contrastive_loss(img:torch.Tensor,         # (B, D) image embeddings
 
 # %% ../../nbs/63_fmnist_text_models.ipynb #23f8832b
 class LiT(nn.Module):
-    "A trainable CLIP image tower, the learned `text_projection` of LiT's locked text tower, and CLIP's learnable temperature."
+    "A trainable CLIP image tower, learned `text_projection` of LiT's locked text tower, CLIP's learnable temperature."
     def __init__(self, cfg:ClipTrainConfig, text_dim:int=384): # sizes; width of the locked sentence embedding
         super().__init__()
         from transformers import CLIPVisionModelWithProjection
@@ -78,8 +82,10 @@ def clip_pixels(pixels:torch.Tensor, # (B, 3, S, S) in [0, 1], S = the processor
     "The processor's normalisation as a batched tensor op (its resize and crop are identities at its own size)."
     s = processor.crop_size['height']
     if pixels.ndim != 4 or tuple(pixels.shape[-2:]) != (s, s):
-        raise ValueError(f"clip_pixels: expected (B, 3, {s}, {s}) pixels, got {tuple(pixels.shape)}; resize to the processor's crop size")
-    mean, std = (torch.tensor(v, dtype=pixels.dtype, device=pixels.device)[:, None, None] for v in (processor.image_mean, processor.image_std))
+        raise ValueError(f"clip_pixels: expected (B, 3, {s}, {s}) pixels, got {tuple(pixels.shape)}; "
+                         "resize to the processor's crop size")
+    mean, std = (torch.tensor(v, dtype=pixels.dtype, device=pixels.device)[:, None, None]
+                 for v in (processor.image_mean, processor.image_std))
     return (pixels - mean) / std
 
 # %% ../../nbs/63_fmnist_text_models.ipynb #761e8ac1
@@ -100,7 +106,8 @@ def zero_shot_weights(text_projection:nn.Module # the learned 384 -> D map
                      )->torch.Tensor:           # (10, D) unit class embeddings
     "Class embeddings: projected, normalised MiniLM embeddings of each class's prompts, averaged and renormalised."
     p = next(text_projection.parameters())
-    return torch.stack([F.normalize(F.normalize(text_projection(minilm_sentence(class_prompts(c)).to(p)), dim=-1).mean(0), dim=0)
+    return torch.stack([F.normalize(F.normalize(text_projection(minilm_sentence(class_prompts(c)).to(p)), dim=-1)
+                                    .mean(0), dim=0)
                         for c in range(10)]).float().cpu()
 
 # %% ../../nbs/63_fmnist_text_models.ipynb #cf1a4e80
@@ -112,7 +119,8 @@ def image_embeddings(image_encoder,       # `CLIPVisionModelWithProjection`
                     )->torch.Tensor:      # (N, D) unit embeddings (cpu, float32)
     "Normalised CLIP image embeddings of a stack of pixels, batched."
     p = next(image_encoder.parameters())
-    return torch.cat([F.normalize(image_encoder(pixel_values=clip_pixels(pixels[i:i + batch], processor).to(p)).image_embeds, dim=-1)
+    return torch.cat([F.normalize(image_encoder(pixel_values=clip_pixels(pixels[i:i + batch], processor).to(p))
+                                  .image_embeds, dim=-1)
                       for i in range(0, len(pixels), batch)]).float().cpu()
 
 # %% ../../nbs/63_fmnist_text_models.ipynb #dabdd4bb
@@ -120,7 +128,8 @@ def caption_content(caption:str # a caption of the Fashion-MNIST grammar
                    )->tuple:    # (class or None, brightness code or None, size code or None)
     "What a caption says about its image: the class (`caption_class`), the brightness and the size word it contains."
     from unidiffuser.fmnist.data import caption_class, BRIGHT_WORDS, SIZE_WORDS
-    find = lambda words: next((i for i, w in enumerate(words) if re.search(rf'(?<![\w-]){re.escape(w)}(?![\w-])', caption)), None)
+    find = lambda words: next((i for i, w in enumerate(words)
+                               if re.search(rf'(?<![\w-]){re.escape(w)}(?![\w-])', caption)), None)
     return caption_class(caption), find(BRIGHT_WORDS), find(SIZE_WORDS)
 
 # %% ../../nbs/63_fmnist_text_models.ipynb #123823f9
@@ -128,12 +137,13 @@ def caption_content(caption:str # a caption of the Fashion-MNIST grammar
 def clip_metrics(image_encoder, processor, text_projection, # the trained towers
                  n:int=None,           # test images for zero-shot accuracy (None: all 10k)
                  retrieval_n:int=1000  # random images per split for retrieval
-                )->dict:               # zero_shot_acc; per split: r1, r5, oracle_r1, content_r1, class_r1, captions, chance_r1
-    "Zero-shot accuracy on the test split; image -> text retrieval on test (held-out templates) and val (training templates) captions."
+                )->dict: # zero_shot_acc; per split: r1, r5, oracle_r1, content_r1, class_r1, captions, chance_r1
+    "Zero-shot test accuracy; image -> caption retrieval on test (held-out templates) and val (training templates)."
     p = next(text_projection.parameters())
     test = fmnist('test'); idx = torch.arange(len(test))[:n]
     emb = image_embeddings(image_encoder, processor, to_pixels(test, idx))
-    out = dict(zero_shot_acc=(emb @ zero_shot_weights(text_projection).T).argmax(-1).eq(test.labels[idx]).float().mean().item())
+    out = dict(zero_shot_acc=(emb @ zero_shot_weights(text_projection).T).argmax(-1).eq(test.labels[idx])
+                             .float().mean().item())
     for split in ('test', 'val'):
         ds = fmnist(split)
         r = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:retrieval_n]
@@ -144,7 +154,8 @@ def clip_metrics(image_encoder, processor, text_projection, # the trained towers
         truth = [(int(ds.labels[i]), int(ds.attrs['bright'][i]), int(ds.attrs['size'][i])) for i in r]
         said = [caption_content(uniq[j]) for j in top[:, 0].tolist()]
         k = collections.Counter(caption_content(c) for c in uniq)
-        out.update({f'{split}_r1': top[:, 0].eq(pos).float().mean().item(), f'{split}_r5': top.eq(pos[:, None]).any(-1).float().mean().item(),
+        out.update({f'{split}_r1': top[:, 0].eq(pos).float().mean().item(),
+                    f'{split}_r5': top.eq(pos[:, None]).any(-1).float().mean().item(),
                     f'{split}_oracle_r1': sum(1 / k[t] for t in truth) / len(truth),
                     f'{split}_content_r1': sum(a == b for a, b in zip(said, truth)) / len(truth),
                     f'{split}_class_r1': sum(a[0] == b[0] for a, b in zip(said, truth)) / len(truth),
@@ -156,7 +167,7 @@ def train_clip(cfg:ClipTrainConfig=None, # default: `ClipTrainConfig.cpu()`
                progress:bool=True,
                out_dir=None # checkpoints and log.jsonl (the run resumes from them); None: nothing written
               )->tuple: # (dict(image_encoder, clip_image_processor, text_projection), metrics dict)
-    "Train the CLIP vision tower and the text projection (LiT: MiniLM locked) on train-split pairs; measure zero-shot and retrieval."
+    "Train the CLIP vision tower and text projection (LiT: MiniLM locked) on train pairs; measure zero-shot, retrieval."
     from transformers import CLIPImageProcessor
     cfg = cfg or ClipTrainConfig.cpu()
     torch.manual_seed(cfg.seed)
@@ -169,7 +180,8 @@ def train_clip(cfg:ClipTrainConfig=None, # default: `ClipTrainConfig.cpu()`
     def loss_fn(net, b, _):
         px, j = b
         return contrastive_loss(*net(px, bank.to(px.device)[j]), getattr(net, 'module', net).logit_scale, j), {}
-    run = train_loop(model, cfg, asdict(cfg), batch_fn, loss_fn, out_dir, progress=progress, key='clip', desc='image tower')
+    run = train_loop(model, cfg, asdict(cfg), batch_fn, loss_fn, out_dir, progress=progress, key='clip',
+                     desc='image tower')
     model = model.cpu().eval(); t0 = time.time()
     met = clip_metrics(model.vision, proc, model.text_projection, cfg.eval_n, cfg.retrieval_n)
     return (dict(image_encoder=model.vision, clip_image_processor=proc, text_projection=model.text_projection),
@@ -191,8 +203,8 @@ class CaptionTrainConfig(FirstStageTrainConfig):
     beam_size:int=5            # evaluation: the official beam search
     max_len:int=40             # most tokens generated per caption
     @classmethod
-    def smoke(cls): return cls(steps=12, batch_size=16, lr=2e-3, warmup=2, log_every=3, eval_n=8, n_embd=32, n_layer=1, n_head=2,
-                               vocab_size=400, beam_size=2, max_len=24)
+    def smoke(cls): return cls(steps=12, batch_size=16, lr=2e-3, warmup=2, log_every=3, eval_n=8, n_embd=32, n_layer=1,
+                               n_head=2, vocab_size=400, beam_size=2, max_len=24)
     @classmethod
     def cpu(cls): return cls(steps=450, batch_size=64, lr=1e-3, warmup=30, eval_n=500, dropout=0.0)
     @classmethod
@@ -200,8 +212,9 @@ class CaptionTrainConfig(FirstStageTrainConfig):
     def decoder_config(self, vocab_size:int): # len(tokenizer)
         "The `CaptionDecoderConfig` (prefix 384 -> prefix_hidden_dim -> n_embd)."
         from unidiffuser.caption import CaptionDecoderConfig
-        return CaptionDecoderConfig(prefix_length=self.prefix_length, prefix_inner_dim=384, prefix_hidden_dim=self.prefix_hidden_dim,
-                                    vocab_size=vocab_size, n_positions=self.n_positions, n_embd=self.n_embd, n_layer=self.n_layer,
+        return CaptionDecoderConfig(prefix_length=self.prefix_length, prefix_inner_dim=384,
+                                    prefix_hidden_dim=self.prefix_hidden_dim, vocab_size=vocab_size,
+                                    n_positions=self.n_positions, n_embd=self.n_embd, n_layer=self.n_layer,
                                     n_head=self.n_head, dropout=self.dropout)
 
 # %% ../../nbs/63_fmnist_text_models.ipynb #d0ea7807
@@ -217,7 +230,8 @@ def caption_metrics(decoder,          # `CaptionDecoder`
     from unidiffuser.metrics import bleu
     p = next(decoder.parameters())
     y = decoder.encode(minilm_states(list(captions), decoder.cfg.prefix_length).to(p))
-    out = [c for i in range(0, len(y), batch) for c in generate_captions(decoder, tokenizer, y[i:i + batch], beam_size=beam_size, max_len=max_len)]
+    out = [c for i in range(0, len(y), batch)
+           for c in generate_captions(decoder, tokenizer, y[i:i + batch], beam_size=beam_size, max_len=max_len)]
     ok = [caption_class(o) is not None and caption_class(o) == caption_class(c) for o, c in zip(out, captions)]
     return dict(bleu(out, [[c] for c in captions]), exact=sum(o == c for o, c in zip(out, captions)) / len(out),
                 class_acc=sum(ok) / len(ok), n=len(out)), out
@@ -231,7 +245,7 @@ def train_caption_decoder(cfg:CaptionTrainConfig=None, # default: `CaptionTrainC
                           progress:bool=True,
                           out_dir=None # checkpoints and log.jsonl (the run resumes from them); None: nothing written
                          )->tuple: # (dict(caption_decoder, caption_tokenizer), metrics dict)
-    "Train the caption decoder (prefix maps + GPT-2) on train-split captions; measure val/test round trips and free prompts."
+    "Train the caption decoder (prefix maps + GPT-2) on train captions; measure val/test round trips and free prompts."
     from unidiffuser.caption import CaptionDecoder, tiny_caption_tokenizer, tokenize_captions, generate_captions
     from unidiffuser.fmnist.data import caption_class
     cfg = cfg or CaptionTrainConfig.cpu()
@@ -239,23 +253,32 @@ def train_caption_decoder(cfg:CaptionTrainConfig=None, # default: `CaptionTrainC
     caps = all_captions(held_out=False)
     tok = tiny_caption_tokenizer(caps, cfg.vocab_size)
     dec, ds = CaptionDecoder(cfg.decoder_config(len(tok))), fmnist('train')
-    ids, states = {c: i for i, c in enumerate(caps)}, minilm_states(caps, cfg.prefix_length)  # frozen encoder, once per caption
+    # frozen encoder, once per caption
+    ids, states = {c: i for i, c in enumerate(caps)}, minilm_states(caps, cfg.prefix_length)
     tokens, mask = tokenize_captions(tok, caps)
-    if cfg.prefix_length + tokens.shape[1] > cfg.n_positions: raise ValueError(f"captions need {tokens.shape[1]} tokens: raise n_positions above {cfg.prefix_length + tokens.shape[1]}")
+    if cfg.prefix_length + tokens.shape[1] > cfg.n_positions:
+        raise ValueError(f"captions need {tokens.shape[1]} tokens: "
+                         f"raise n_positions above {cfg.prefix_length + tokens.shape[1]}")
     def batch_fn(step, rank, world, dev):
-        j = torch.tensor([ids[c] for c in draw_batch(ds, cfg.batch_size, step, step_generator(cfg.seed, step, rank))[1]])
+        j = torch.tensor([ids[c]
+                          for c in draw_batch(ds, cfg.batch_size, step, step_generator(cfg.seed, step, rank))[1]])
         L = int(mask[j].sum(1).max())
         return tokens[j, :L].to(dev), states[j].to(dev), mask[j, :L].to(dev)
     def loss_fn(net, b, _): t, s, m = b; return net(t, s, mask=m, labels=t).loss, {}
-    run = train_loop(dec, cfg, asdict(cfg), batch_fn, loss_fn, out_dir, progress=progress, key='caption_decoder', desc='caption decoder')
-    dec, met, t0 = dec.cpu().eval(), dict(vocab=len(tok), steps=cfg.steps, train_seconds=run.seconds, history=run.history), time.time()
+    run = train_loop(dec, cfg, asdict(cfg), batch_fn, loss_fn, out_dir, progress=progress, key='caption_decoder',
+                     desc='caption decoder')
+    dec, met, t0 = dec.cpu().eval(), dict(vocab=len(tok), steps=cfg.steps, train_seconds=run.seconds,
+                                          history=run.history), time.time()
     for split in ('val', 'test'):
         d = fmnist(split)
-        m, out = caption_metrics(dec, tok, [d.caption(i) for i in range(min(cfg.eval_n or len(d), len(d)))], cfg.beam_size, cfg.max_len)
+        m, out = caption_metrics(dec, tok, [d.caption(i) for i in range(min(cfg.eval_n or len(d), len(d)))],
+                                 cfg.beam_size, cfg.max_len)
         met.update({f'{split}_{k}': v for k, v in m.items()}); met[f'{split}_examples'] = out[:5]
     prompts = [p for p, _ in OUT_OF_TEMPLATE_PROMPTS]
-    out = generate_captions(dec, tok, dec.encode(minilm_states(prompts, cfg.prefix_length)), beam_size=cfg.beam_size, max_len=cfg.max_len)
-    met['prompts'] = [dict(prompt=p, decoded=o, want=c, got=caption_class(o)) for (p, c), o in zip(OUT_OF_TEMPLATE_PROMPTS, out)]
+    out = generate_captions(dec, tok, dec.encode(minilm_states(prompts, cfg.prefix_length)), beam_size=cfg.beam_size,
+                            max_len=cfg.max_len)
+    met['prompts'] = [dict(prompt=p, decoded=o, want=c, got=caption_class(o))
+                      for (p, c), o in zip(OUT_OF_TEMPLATE_PROMPTS, out)]
     met['prompt_class_acc'] = sum(r['want'] == r['got'] for r in met['prompts']) / len(out)
     met['eval_seconds'] = time.time() - t0
     return dict(caption_decoder=dec, caption_tokenizer=tok), met
