@@ -6,7 +6,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/metrics.html.md"""
 
 # %% auto #0
 __all__ = ['tf_inception', 'InceptionFeatures', 'fid', 'kid', 'bleu', 'clip_score', 'clip_score_model', 'class_accuracy',
-           'histogram_kl']
+           'histogram_kl', 'FeatureProbe', 'proportion_ci', 'histogram_kl_ci']
 
 # %% ../nbs/50_metrics.ipynb #1c23f92d
 import os, re, hashlib, warnings, importlib.util
@@ -239,3 +239,66 @@ def histogram_kl(labels:torch.Tensor, # (N,) integer class labels in [0, num_cla
     p = torch.bincount(labels, minlength=num_classes).double() / len(labels)
     p = p[p > 0]  # 0 log 0 = 0
     return (p * (p * num_classes).log()).sum().item()
+
+# %% ../nbs/50_metrics.ipynb #50c0a002
+class FeatureProbe(nn.Module):
+    "Multinomial logistic regression on frozen features (e.g. TF-Inception pool3): a class evaluator of another kind."
+    def __init__(self, dim:int=2048, num_classes:int=10):
+        super().__init__()
+        self.cfg = dict(dim=dim, num_classes=num_classes)
+        self.register_buffer('mean', torch.zeros(dim)); self.register_buffer('std', torch.ones(dim))
+        self.linear = nn.Linear(dim, num_classes)
+
+    def forward(self, feats:torch.Tensor)->torch.Tensor: # (N, dim) features -> (N, num_classes) logits
+        return self.linear((feats.float() - self.mean) / self.std)
+
+    @classmethod
+    def fit(cls, feats:torch.Tensor, # (N, dim) features of labelled real images
+            labels:torch.Tensor,     # (N,) classes 0..K-1, every class present
+            C:float=1.0,             # inverse L2 strength of scikit-learn's `LogisticRegression`
+            max_iter:int=2000)->'FeatureProbe':
+        "Fit on standardised features with scikit-learn (lbfgs, multinomial); returns the probe in eval mode."
+        try: from sklearn.linear_model import LogisticRegression
+        except ImportError as e: raise ImportError("FeatureProbe.fit needs scikit-learn: pip install scikit-learn") from e
+        labels = torch.as_tensor(labels).long()
+        if feats.ndim != 2 or len(feats) != len(labels):
+            raise ValueError(f"fit: expected (N, dim) features and (N,) labels, got {tuple(feats.shape)} and {tuple(labels.shape)}")
+        K = int(labels.max()) + 1
+        if labels.min() < 0 or len(labels.unique()) != K:
+            raise ValueError(f"fit: labels must cover 0..{K - 1} (every class at least once); got {labels.unique().tolist()}")
+        x = feats.double()
+        mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
+        lr = LogisticRegression(C=C, max_iter=max_iter).fit(((x - mean) / std).numpy(), labels.numpy())
+        p = cls(x.shape[1], K)
+        with torch.no_grad():
+            p.mean.copy_(mean); p.std.copy_(std)
+            p.linear.weight.copy_(torch.from_numpy(lr.coef_)); p.linear.bias.copy_(torch.from_numpy(lr.intercept_))
+        return p.eval().requires_grad_(False)
+
+# %% ../nbs/50_metrics.ipynb #50c0a003
+from .components import register_component_kind
+register_component_kind('FeatureProbe', 'unidiffuser.metrics', frozen=True)  # save_component / load_component
+
+# %% ../nbs/50_metrics.ipynb #50c0a008
+def proportion_ci(k:int, # successes
+                  n:int, # trials
+                  level:float=0.95)->tuple: # (low, high)
+    "Wilson score interval of a proportion k / n (scipy)."
+    from scipy.stats import binomtest
+    if n < 1 or not 0 <= k <= n: raise ValueError(f"proportion_ci: need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    ci = binomtest(int(k), int(n)).proportion_ci(level, method='wilson')
+    return float(ci.low), float(ci.high)
+
+# %% ../nbs/50_metrics.ipynb #50c0a009
+def histogram_kl_ci(labels:torch.Tensor, # (N,) integer class labels
+                    num_classes:int, level:float=0.95, reps:int=1000, seed:int=0)->tuple: # (low, high)
+    "Percentile-bootstrap interval of `histogram_kl` over the samples (scipy's `bootstrap`)."
+    from scipy.stats import bootstrap
+    import numpy as np
+    lab = torch.as_tensor(labels).long().numpy()
+    def stat(x, axis=-1):  # vectorised: KL of each resample's histogram to uniform
+        counts = np.stack([(x == c).sum(axis) for c in range(num_classes)], -1) / x.shape[axis]
+        return np.where(counts > 0, counts * np.log(np.clip(counts, 1e-300, None) * num_classes), 0.).sum(-1)
+    r = bootstrap((lab,), stat, confidence_level=level, n_resamples=reps, method='percentile',
+                  rng=np.random.default_rng(seed))
+    return float(r.confidence_interval.low), float(r.confidence_interval.high)
