@@ -15,7 +15,7 @@
 3. Search: one entry per section in `assets/search_docs.js`, indexed in the browser by the vendored MiniSearch.
 4. Checks: every relative link and `#anchor` exists; nothing loads from the network (only `<a href>` may point out).
 
-Exit status: 0 success; 1 a notebook failed, a broken link or an external resource (each listed); 2 bad usage.
+Exit status: 0 success; 1 a notebook failed, a broken link, an external resource or a local path (each listed); 2 bad usage.
 """
 from __future__ import annotations
 import argparse, ast, fnmatch, html, importlib, json, os, posixpath, re, shutil, sys, time, traceback
@@ -300,7 +300,7 @@ def fix_symbol_links(body: str, page: str, ids: dict) -> tuple:
         return f'href="{settings["git_url"]}/blob/{settings["branch"]}/{sym[1]}#L{_lineno(*sym)}" title="source (not documented in these pages)"'
     return re.sub(r'href="([^"#:]*)#([^"]+)"', sub, body), fixed
 
-# ---------------------------------------------------------------- 4. checks: broken links and anchors, external resources
+# ---------------------------------------------------------------- 4. checks: broken links and anchors, external resources, local paths
 
 _re_id = re.compile(r"""<[a-zA-Z][^>]*?\s(?:id|name)=["']([^"']+)["']""")
 _re_href = re.compile(r"""<a\s[^>]*?href=["']([^"']*)["']""")
@@ -308,12 +308,15 @@ _re_net = re.compile(r"""<(?:script|link|img|iframe|frame|source|video|audio|emb
                      r"""\s(?:src|href|srcset|poster|data|action|xlink:href)\s*=\s*["']?\s*(?:[a-z][\w+.-]*:)?//[^"'\s>]*|"""
                      r"""url\(\s*["']?\s*(?:[a-z][\w+.-]*:)?//[^)"']*|@import\s+(?:url\()?\s*["']?\s*(?:[a-z][\w+.-]*:)?//[^;]*|<meta[^>]*http-equiv=["']?refresh[^>]*>""", re.I)
 
+_re_local = re.compile(r"(?<![\w.~-])/(?:root|home/[\w.-]+|tmp/tmp\w+|work)/[^\s<\"']{0,60}")  # one machine's paths
+
 def check_site(out: Path, missing_ok: bool = False) -> list:
-    "Broken relative links and anchors, and network loads, in every .html page under `out` -> error lines."
+    "Broken relative links and anchors, network loads and one machine's paths in every .html page under `out` -> errors."
     pages = {f.relative_to(out).as_posix(): f.read_text(encoding='utf-8') for f in sorted(out.rglob('*.html'))}
     ids, errs = {p: set(_re_id.findall(t)) for p, t in pages.items()}, []
     for page, text in pages.items():
         errs += [f'{page}: loads an external resource: {e[:120]}' for e in _re_net.findall(text)]
+        errs += [f'{page}: shows a path of one machine (a stored output or prose): {e}' for e in _re_local.findall(text)]
         for h in map(html.unescape, _re_href.findall(text)):
             if re.match(r'^([a-z][\w+.-]*:|//)', h, re.I): continue  # a hyperlink elsewhere (http:, mailto:, data:)
             path, _, frag = h.partition('#')
@@ -401,7 +404,7 @@ def main(argv=None) -> int:
     p.add_argument('--workers', type=int, default=os.cpu_count() or 1, help='worker processes (default: one per CPU)')
     p.add_argument('--param-tables', action=argparse.BooleanOptionalAction, default=True,
                    help='a Type/Default/Details table under each show_doc signature (nbdev 2 style; default on)')
-    p.add_argument('--check', metavar='DIR', help='only check the site in DIR: broken links and anchors, external resources')
+    p.add_argument('--check', metavar='DIR', help='only check the site in DIR: broken links and anchors, external resources, local paths')
     a = p.parse_args(argv)
     if not a.check: return build(Path(a.out).resolve(), a.only, max(1, a.workers), a.param_tables)
     errs = check_site(Path(a.check))
