@@ -14,7 +14,7 @@ import torch
 
 # %% ../nbs/02_distances.ipynb #0f97edfe
 def _as_2d(x, names=None, what:str='sample')->torch.Tensor:
-    "A `(n, d)` float64 tensor from a tensor, a dict of modalities (concatenated in `names` order) or a `(xs, labels)` tuple."
+    "A `(n, d)` float64 tensor from a tensor, a dict of modalities (joined in `names` order) or a `(xs, labels)` tuple."
     if isinstance(x, tuple): x = x[0]
     if isinstance(x, dict):
         names = list(x) if names is None else list(names)
@@ -22,7 +22,8 @@ def _as_2d(x, names=None, what:str='sample')->torch.Tensor:
         x = torch.cat([torch.as_tensor(x[m]).reshape(len(x[m]), -1) for m in names], 1)
     x = torch.as_tensor(x).to(torch.float64)
     if x.ndim == 1: x = x[:, None]
-    if x.ndim != 2 or x.shape[0] == 0: raise ValueError(f"{what} must be a non-empty (n, d) tensor, got shape {tuple(x.shape)}")
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"{what} must be a non-empty (n, d) tensor, got shape {tuple(x.shape)}")
     if not torch.isfinite(x).all(): raise ValueError(f"{what} contains NaN or inf (a diverged sampler?)")
     return x
 

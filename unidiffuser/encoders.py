@@ -22,7 +22,8 @@ def _float_rgb(a:np.ndarray, background)->np.ndarray:
     if a.ndim == 2: a = a[..., None]
     lo, hi = float(a.min()), float(a.max())
     if lo < -1e-3 or hi > 1 + 1e-3:
-        raise ValueError(f"load_image: float image values span [{lo:.3g}, {hi:.3g}], expected [0, 1]; divide 8-bit data by 255 (or pass uint8)")
+        raise ValueError(f"load_image: float image values span [{lo:.3g}, {hi:.3g}], expected [0, 1]; "
+                         "divide 8-bit data by 255 (or pass uint8)")
     if a.shape[-1] in (2, 4):
         a, alpha = a[..., :-1], a[..., -1:]
         if background is not None: a = a * alpha + np.asarray(background, np.float32) / 255 * (1 - alpha)
@@ -35,21 +36,27 @@ def _to_rgb(img, background):
     if torch.is_tensor(img):
         t = img.detach().cpu()
         if t.ndim == 3 and t.shape[0] in (1, 2, 3, 4): t = t.permute(1, 2, 0)
-        elif t.ndim != 2: raise ValueError(f"load_image: tensors must be (C,H,W) with C in 1..4 or (H,W), got {tuple(t.shape)}; for a batch use images_to_tensor(list(x))")
+        elif t.ndim != 2:
+            raise ValueError(f"load_image: tensors must be (C,H,W) with C in 1..4 or (H,W), got {tuple(t.shape)}; "
+                             "for a batch use images_to_tensor(list(x))")
         img = t.numpy() if t.dtype == torch.uint8 else t.float().numpy()
     if isinstance(img, np.ndarray):
         if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[-1] not in (1, 2, 3, 4)):
-            raise ValueError(f"load_image: numpy images must be (H,W) or (H,W,C) with C in 1..4, got {img.shape}; for a (C,H,W) array pass a.transpose(1, 2, 0)")
+            raise ValueError(f"load_image: numpy images must be (H,W) or (H,W,C) with C in 1..4, got {img.shape}; "
+                             "for a (C,H,W) array pass a.transpose(1, 2, 0)")
         if img.dtype == np.uint8:
             a = img[..., 0] if img.ndim == 3 and img.shape[-1] == 1 else img
             img = Image.fromarray(np.ascontiguousarray(a))
         elif img.dtype == np.uint16: return _float_rgb(img / 65535., background)
         elif img.dtype == bool or np.issubdtype(img.dtype, np.floating): return _float_rgb(img, background)
-        else: raise ValueError(f"load_image: unsupported array dtype {img.dtype}; pass uint8 (0..255), uint16 or float in [0, 1]")
+        else: raise ValueError(f"load_image: unsupported array dtype {img.dtype}; "
+                               "pass uint8 (0..255), uint16 or float in [0, 1]")
     if not isinstance(img, Image.Image):
-        raise ValueError(f"load_image: unsupported input type {type(img).__name__}; pass a PIL.Image, a file path, a numpy (H,W,C) uint8/float array or a torch (C,H,W) tensor")
+        raise ValueError(f"load_image: unsupported input type {type(img).__name__}; pass a PIL.Image, a file path, "
+                         "a numpy (H,W,C) uint8/float array or a torch (C,H,W) tensor")
     if img.mode == 'F': return _float_rgb(np.asarray(img), background)
-    if img.mode.startswith('I'): return _float_rgb(np.asarray(img).astype(np.float64) / 65535., background)  # 16-bit PNGs
+    # 16-bit PNGs
+    if img.mode.startswith('I'): return _float_rgb(np.asarray(img).astype(np.float64) / 65535., background)
     if img.mode == 'P' and 'transparency' in img.info: img = img.convert('RGBA')
     if background is not None and img.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La'):
         bg = Image.new('RGBA', img.size, tuple(background) + (255,))

@@ -139,21 +139,24 @@ def _batch(self:GaussianMixture, xs:dict, what:str='xs'):
     n = vals[0].shape[0] if vals[0].ndim == 2 else -1
     for m, v in zip(names, vals):
         if v.ndim != 2 or v.shape != (n, self.dims[m]):
-            raise ValueError(f"{what}['{m}'] has shape {tuple(v.shape)}, expected ({n if n > 0 else 'n'}, {self.dims[m]}); all modalities share the batch size")
+            raise ValueError(f"{what}['{m}'] has shape {tuple(v.shape)}, "
+                             f"expected ({n if n > 0 else 'n'}, {self.dims[m]}); all modalities share the batch size")
     idx = torch.cat([torch.arange(self.D)[self._sl[m]] for m in names]).to(dev)
     return names, n, torch.cat(vals, 1), idx
 
 @patch
 def _scales(self:GaussianMixture, names, ts, n, dev):
-    "Per-coordinate $a=\\sqrt{\\bar\\alpha_t}$ and $s=\\sqrt{1-\\bar\\alpha_t}$, each (n, D'); `ts=None` means all clean."
+    r"Per-coordinate $a=\sqrt{\bar\alpha_t}$ and $s=\sqrt{1-\bar\alpha_t}$, each (n, D'); `ts=None` means all clean."
     if ts is None: ts = {m: 0. for m in names}
     if not isinstance(ts, dict): raise ValueError("ts must be a dict name -> (n,) tensor or scalar timestep")
     extra, missing = [m for m in ts if m not in names], [m for m in names if m not in ts]
-    if extra or missing: raise ValueError(f"ts must have exactly the modalities of xs {names}: missing {missing}, extra {extra}")
+    if extra or missing:
+        raise ValueError(f"ts must have exactly the modalities of xs {names}: missing {missing}, extra {extra}")
     a, s = [], []
     for m in names:
         ab = self.sched.alpha_bar_at(as_timesteps(ts[m], n, self.sched.T, dev, name=m)).to(dev, torch.float64)
-        a.append(ab.sqrt()[:, None].expand(n, self.dims[m])); s.append((1 - ab).clamp(min=0).sqrt()[:, None].expand(n, self.dims[m]))
+        a.append(ab.sqrt()[:, None].expand(n, self.dims[m]))
+        s.append((1 - ab).clamp(min=0).sqrt()[:, None].expand(n, self.dims[m]))
     return torch.cat(a, 1), torch.cat(s, 1)
 
 # %% ../nbs/01_gaussian_mixture.ipynb #eb45c467

@@ -86,11 +86,17 @@ def _feature_for(real, fake, feature, what:str)->nn.Module:
     "Check two sample sets (images or features) and return the feature extractor to use on them."
     for name, x in (('real', real), ('fake', fake)):
         if not torch.is_tensor(x) or x.ndim not in (2, 4):
-            raise ValueError(f"{what}: `{name}` must be a (N,C,H,W) image tensor or a (N,d) feature tensor, got {getattr(x, 'shape', type(x))}")
-    if real.ndim != fake.ndim: raise ValueError(f"{what}: `real` has shape {tuple(real.shape)} and `fake` {tuple(fake.shape)}; pass two image sets or two feature sets")
+            raise ValueError(f"{what}: `{name}` must be a (N,C,H,W) image tensor or a (N,d) feature tensor, "
+                             f"got {getattr(x, 'shape', type(x))}")
+    if real.ndim != fake.ndim:
+        raise ValueError(f"{what}: `real` has shape {tuple(real.shape)} and `fake` {tuple(fake.shape)}; "
+                         "pass two image sets or two feature sets")
     if real.ndim == 4: return InceptionFeatures() if feature is None else feature
-    if feature is not None: raise ValueError(f"{what}: got (N,d) features and a feature extractor; pass images, or feature=None for precomputed features")
-    if real.shape[1] != fake.shape[1]: raise ValueError(f"{what}: feature dimensions differ ({real.shape[1]} vs {fake.shape[1]})")
+    if feature is not None:
+        raise ValueError(f"{what}: got (N,d) features and a feature extractor; "
+                         "pass images, or feature=None for precomputed features")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"{what}: feature dimensions differ ({real.shape[1]} vs {fake.shape[1]})")
     return _Precomputed(real.shape[1])
 
 # %% ../nbs/50_metrics.ipynb #473de42d
@@ -259,13 +265,16 @@ class FeatureProbe(nn.Module):
             max_iter:int=2000)->'FeatureProbe':
         "Fit on standardised features with scikit-learn (lbfgs, multinomial); returns the probe in eval mode."
         try: from sklearn.linear_model import LogisticRegression
-        except ImportError as e: raise ImportError("FeatureProbe.fit needs scikit-learn: pip install scikit-learn") from e
+        except ImportError as e:
+            raise ImportError("FeatureProbe.fit needs scikit-learn: pip install scikit-learn") from e
         labels = torch.as_tensor(labels).long()
         if feats.ndim != 2 or len(feats) != len(labels):
-            raise ValueError(f"fit: expected (N, dim) features and (N,) labels, got {tuple(feats.shape)} and {tuple(labels.shape)}")
+            raise ValueError(f"fit: expected (N, dim) features and (N,) labels, "
+                             f"got {tuple(feats.shape)} and {tuple(labels.shape)}")
         K = int(labels.max()) + 1
         if labels.min() < 0 or len(labels.unique()) != K:
-            raise ValueError(f"fit: labels must cover 0..{K - 1} (every class at least once); got {labels.unique().tolist()}")
+            raise ValueError(f"fit: labels must cover 0..{K - 1} (every class at least once); "
+                             f"got {labels.unique().tolist()}")
         x = feats.double()
         mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
         lr = LogisticRegression(C=C, max_iter=max_iter).fit(((x - mean) / std).numpy(), labels.numpy())

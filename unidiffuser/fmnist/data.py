@@ -54,11 +54,12 @@ def _read_idx(path:str, stamp:tuple)->np.ndarray:
     name = Path(path).name.removesuffix('.gz')
     try: raw = gzip.decompress(Path(path).read_bytes()) if path.endswith('.gz') else Path(path).read_bytes()
     except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise ValueError(f"{path} is corrupt or truncated ({e}); copy it again from {SYSTEM_DIR} (apt-get install dataset-fashion-mnist)")
+        raise ValueError(f"{path} is corrupt or truncated ({e}); copy it again from {SYSTEM_DIR} "
+                         "(apt-get install dataset-fashion-mnist)")
     digest = hashlib.sha256(raw).hexdigest()
     if digest != PAYLOAD_SHA256[name]:
-        raise ValueError(f"{path} fails its sha256 check (got {digest[:12]}..., want {PAYLOAD_SHA256[name][:12]}...): the file "
-                         f"is corrupt, truncated or not Fashion-MNIST; copy it again from {SYSTEM_DIR}")
+        raise ValueError(f"{path} fails its sha256 check (got {digest[:12]}..., want {PAYLOAD_SHA256[name][:12]}...): "
+                         f"the file is corrupt, truncated or not Fashion-MNIST; copy it again from {SYSTEM_DIR}")
     ndim = raw[3]
     shape = [int.from_bytes(raw[4+4*i:8+4*i], 'big') for i in range(ndim)]
     return np.frombuffer(raw, np.uint8, offset=4+4*ndim).reshape(shape)
