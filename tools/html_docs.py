@@ -13,7 +13,8 @@
    MathML (latex2mathml); pandoc/Quarto heading ids, so nbdev's symbol links (`_modidx.py`) resolve; a method with
    no heading of its own is anchored at its class; a link to an undocumented (private) symbol goes to its source.
 3. Search: one entry per section in `assets/search_docs.js`, indexed in the browser by the vendored MiniSearch.
-4. Checks: every relative link and `#anchor` exists; nothing loads from the network (only `<a href>` may point out).
+4. Checks: every relative link and `#anchor` exists; nothing loads from the network (only `<a href>` may point out);
+   no page shows one machine's paths.
 
 Exit status: 0 success; 1 a notebook failed, a broken link, an external resource or a local path (each listed); 2 bad usage.
 """

@@ -108,6 +108,11 @@ class UniDiffuser:
         self.text_encoder, self.clip_tokenizer = text_encoder, clip_tokenizer
         self.caption_decoder, self.caption_tokenizer = caption_decoder, caption_tokenizer
         self.sched, self.defaults = sched or NoiseSchedule(), pipeline_defaults(defaults)
+        L, P = uvit.cfg.num_text_tokens, getattr(getattr(caption_decoder, 'cfg', None), 'prefix_length', None)
+        if P is not None and P != L:  # decode_text would read the latent at positions the decoder never saw
+            warnings.warn(f"UniDiffuser: the U-ViT diffuses {L} text tokens but the caption decoder was trained on {P}-token "
+                          f"prefixes, so captions would be decoded from shifted positions; retrain the caption decoder "
+                          f"with prefix_length={L} or use a U-ViT with num_text_tokens={P}")
 
     @property
     def device(self): return next(self.uvit.parameters()).device
