@@ -6,8 +6,8 @@ Docs: https://unidiffuser.github.io/unidiffuser/fmnist_reproduction.html.md"""
 
 # %% auto #0
 __all__ = ['SECOND_STAGE', 'BASELINES', 'load_fmnist_pipeline', 'FashionCNN', 'train_evaluator', 'evaluator_accuracy', 'demo',
-           'pairwise_diversity', 'sample_batched', 'caption_accuracy', 'evaluate', 'encode_fmnist', 'train_fmnist',
-           'record_metrics']
+           'pairwise_diversity', 'sample_batched', 'caption_accuracy', 'ClassReaders', 'evaluate', 'encode_fmnist',
+           'train_fmnist', 'record_metrics']
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #580a08d5
 import json, os, time, math, shutil, tempfile
@@ -171,83 +171,129 @@ def caption_accuracy(captions:list, labels)->float:
     from unidiffuser.fmnist.data import caption_class
     return sum(caption_class(c) == int(l) for c, l in zip(captions, labels)) / len(captions)
 
+# %% ../../nbs/65_fmnist_reproduction.ipynb #a1e0f2c5
+class ClassReaders:
+    "Classes of images read by the evaluator CNN and, if given, by the Inception-feature probe (two kinds of reader)."
+    def __init__(self, evaluator:nn.Module, # pixels (B, 3, H, W) in [0, 1] -> class logits
+                 probe:nn.Module=None,      # Inception features -> class logits (`metrics.FeatureProbe`); None: CNN only
+                 inc:nn.Module=None):       # `metrics.InceptionFeatures`; default: built when there is a probe
+        from unidiffuser.metrics import InceptionFeatures
+        self.evaluator, self.probe = evaluator, probe
+        self.inc = inc if inc is not None else InceptionFeatures() if probe is not None else None
+        self.suffix = {'evaluator': '', 'probe': '_probe'}  # how each reader's measures are named
+
+    @torch.no_grad()
+    def features(self, x:torch.Tensor)->torch.Tensor: # (N, 2048) float64
+        "TF-Inception pool features in batches of 50 (shared by the probe, FID and KID)."
+        if self.inc is None: raise ValueError("ClassReaders.features: no Inception network; pass probe= or inc=")
+        return torch.cat([self.inc(x[i:i + 50]) for i in range(0, len(x), 50)]).double()
+
+    @torch.no_grad()
+    def __call__(self, x:torch.Tensor, feats:torch.Tensor=None)->dict: # reader name -> (N,) classes
+        "Each reader's classes of `x`; `feats`: its Inception features if already computed."
+        out = {'evaluator': torch.cat([self.evaluator(x[i:i + 500]).argmax(-1) for i in range(0, len(x), 500)]).cpu()}
+        if self.probe is not None:
+            out['probe'] = self.probe(feats if feats is not None else self.features(x)).argmax(-1).cpu()
+        return out
+
+# %% ../../nbs/65_fmnist_reproduction.ipynb #a1e0f2c6
+def _rate(res:dict, name:str, hits, level:float):
+    "Store the proportion `name` of true `hits` and its Wilson interval `name_ci` in `res`."
+    from unidiffuser.metrics import proportion_ci
+    hits = torch.as_tensor(hits, dtype=torch.bool)
+    k, n = int(hits.sum()), len(hits)
+    res[name], res[name + '_ci'] = k / n, list(proportion_ci(k, n, level))
+
 # %% ../../nbs/65_fmnist_reproduction.ipynb #a1e0f2c3
-def _check_evaluate(n, n_uncond, joint_scales):
+def _check_evaluate(n, n_uncond, joint_scales, split):
     if n < 4: raise ValueError(f"evaluate: n must be >= 4 (KID needs 2 per subset), got {n}; pass a larger n")
     if n_uncond < n:
         raise ValueError(f"evaluate: n_uncond ({n_uncond}) must be >= n ({n}): FID / KID use the first n "
                          "unconditional images")
     if not len(joint_scales): raise ValueError("evaluate: joint_scales is empty; pass at least one scale, e.g. (0.,)")
+    if split not in ('test', 'val'):
+        raise ValueError(f"evaluate: split must be 'test' or 'val' (choose settings on 'val'), got {split!r}")
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #a1e0f2c4
-def _uncond_scores(run, te, classify, n_uncond:int, seed:int)->tuple:
-    "Class histogram of `n_uncond` unconditional images and of as many real test images; returns (scores, images)."
+def _uncond_scores(run, ds, readers:ClassReaders, n_uncond:int, seed:int, level:float)->tuple:
+    "Class histograms of `n_uncond` unconditional images (each reader) and of as many real images; (scores, x, feats)."
     from unidiffuser.fmnist.latent_models import to_pixels
-    from unidiffuser.metrics import histogram_kl
+    from unidiffuser.metrics import histogram_kl, histogram_kl_ci
     x, _ = run('i', n_uncond)
-    pred = torch.cat([classify(x[i:i + 500])[0] for i in range(0, len(x), 500)])
-    ridx = torch.randperm(len(te), generator=torch.Generator().manual_seed(seed + 1))[:n_uncond]
-    rpred = torch.cat([classify(to_pixels(te, ridx[i:i + 500]))[0] for i in range(0, len(ridx), 500)])
-    return dict(n_uncond=n_uncond, uncond_hist_kl=histogram_kl(pred, 10),
-                uncond_hist=torch.bincount(pred, minlength=10).tolist(), real_hist_kl=histogram_kl(rpred, 10),
-                # E[KL] of n draws from the uniform itself, to first order
-                uncond_kl_floor=(10 - 1) / (2 * n_uncond)), x
+    f = readers.features(x) if readers.inc is not None else None
+    res = dict(n_uncond=n_uncond, uncond_kl_floor=(10 - 1) / (2 * n_uncond))  # E[KL] of n uniform draws, first order
+    for r, pred in readers(x, f).items():
+        sfx = readers.suffix[r]
+        res['uncond_hist_kl' + sfx] = histogram_kl(pred, 10)
+        res['uncond_hist_kl' + sfx + '_ci'] = list(histogram_kl_ci(pred, 10, level, seed=seed))
+        res['uncond_hist' + sfx] = torch.bincount(pred, minlength=10).tolist()
+    ridx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed + 1))[:n_uncond]
+    rpred = torch.cat([readers.evaluator(to_pixels(ds, ridx[i:i + 500])).argmax(-1) for i in range(0, len(ridx), 500)])
+    res['real_hist_kl'] = histogram_kl(rpred, 10)
+    return res, x, f
 
 # %% ../../nbs/65_fmnist_reproduction.ipynb #dfecef0a
 @torch.no_grad()
 def evaluate(pipe:UniDiffuser,                 # e.g. `load_fmnist_pipeline()`
-             n:int=200,                        # test images / samples per measurement
+             n:int=200,                        # images / samples per measurement
              steps:int=20,                     # DPM-Solver steps
              guidance_scales=(0., 1., 3., 5.), # s for t2i
              seed:int=0,
              evaluator:FashionCNN=None,        # default: root/evaluator
              i2t_scale:float=3.,               # s for i2t
-             root='data/fmnist-cpu',           # text_projection (and evaluator) come from here
+             root='data/fmnist-cpu',           # text_projection, evaluator and probe come from here
              fid_scales=(3.,),                 # t2i scales also scored by FID / KID (+ unconditional images); (): none
              batch:int=100,                    # samples per pipeline call
              joint_scales=(0., 3.),            # s for joint sampling (joint guidance); the first sets `joint_agreement`
-             n_uncond:int=1000                 # unconditional images in the class histogram (FID / KID use the first n)
+             n_uncond:int=1000,                # unconditional images in the class histogram (FID / KID use the first n)
+             split:str='test',                 # 'test', or 'val' to choose settings without touching the test split
+             probe='auto',                     # second class reader (`FeatureProbe`); 'auto': root/probe if present
+             level:float=0.95                  # confidence level of the intervals (`*_ci`)
             )->dict:                           # flat metrics plus 't2i' and 'joint': one dict per guidance scale
     "t2i accuracy / CLIP-like score / diversity / FID / KID per scale, i2t accuracy, joint agreement, unconditional KL."
     from unidiffuser.fmnist.latent_models import fmnist, to_pixels, minilm_sentence
     from unidiffuser.fmnist.text_models import image_embeddings
     from unidiffuser.fmnist.data import caption_class
-    from unidiffuser.metrics import class_accuracy, clip_score, InceptionFeatures
+    from unidiffuser.metrics import clip_score, InceptionFeatures
     from unidiffuser import metrics
-    _check_evaluate(n, n_uncond, joint_scales)
+    _check_evaluate(n, n_uncond, joint_scales, split)
     root, t0 = repo_path(root), time.time()
     evaluator = evaluator if evaluator is not None else load_component(root / 'evaluator')
-    proj = load_component(root / 'text_projection')
-    te = fmnist('test')
-    idx = torch.randperm(len(te), generator=torch.Generator().manual_seed(seed))[:n]
-    real, labels, prompts = to_pixels(te, idx), te.labels[idx].long(), [te.caption(int(i)) for i in idx]
+    if isinstance(probe, str) and probe == 'auto': probe = load_component(root / 'probe') if (root / 'probe').exists() else None
+    inc = InceptionFeatures() if len(fid_scales) or probe is not None else None
+    readers, proj, ds = ClassReaders(evaluator, probe, inc), load_component(root / 'text_projection'), fmnist(split)
+    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n]
+    real, labels, prompts = to_pixels(ds, idx), ds.labels[idx].long(), [ds.caption(int(i)) for i in idx]
     run = lambda mode, count=n, **a: sample_batched(pipe, mode, count, batch=batch, seed=seed, steps=steps, **a)
-    classify = lambda x: (evaluator(x).argmax(-1), evaluator.features(x))
-    inc = InceptionFeatures() if len(fid_scales) else None
-    ifeat = lambda x: torch.cat([inc(x[i:i + 50]) for i in range(0, len(x), 50)]).double()
-    real_f = ifeat(real) if inc else None
-    fid = lambda x: (f := ifeat(x), dict(fid=metrics.fid(real_f, f), kid=metrics.kid(real_f, f, seed=seed)[0]))[1]
+    feats = lambda x: readers.features(x) if inc is not None else None
+    real_f = feats(real)
+    fid = lambda f: dict(fid=metrics.fid(real_f, f), kid=metrics.kid(real_f, f, seed=seed)[0])
     text_emb = F.normalize(proj(minilm_sentence(prompts).to(next(proj.parameters()))), dim=-1).float()
-    res = dict(n=n, steps=steps, seed=seed, evaluator_real_acc=class_accuracy(classify(real)[0], labels), t2i=[])
+    res = dict(n=n, steps=steps, seed=seed, split=split, readers=['evaluator'] + (['probe'] if probe is not None else []))
+    for r, pred in readers(real, real_f).items(): _rate(res, f'{r}_real_acc', pred == labels, level)
+    res['t2i'] = []
     for s in guidance_scales:  # Eq. 8: t2i at each scale
         x, _ = run('t2i', prompt=prompts, scale=float(s))
-        pred, feat = classify(x)
+        f = feats(x)
         clip = clip_score(image_embeddings(pipe.image_encoder, pipe.clip_image_processor, x), text_emb).mean().item()
-        row = dict(scale=float(s), acc=class_accuracy(pred, labels), diversity=pairwise_diversity(feat, labels),
-                   clip=clip)
-        if float(s) in [float(v) for v in fid_scales]: row.update(fid(x))
+        row = dict(scale=float(s), diversity=pairwise_diversity(evaluator.features(x), labels), clip=clip)
+        for r, pred in readers(x, f).items(): _rate(row, 'acc' + readers.suffix[r], pred == labels, level)
+        if float(s) in [float(v) for v in fid_scales]: row.update(fid(f))
         res['t2i'].append(row)
-    res['i2t_caption_acc'] = caption_accuracy(run('i2t', image=real, scale=i2t_scale)[1], labels)
+    caps = run('i2t', image=real, scale=i2t_scale)[1]
+    _rate(res, 'i2t_caption_acc', [caption_class(c) == int(l) for c, l in zip(caps, labels)], level)
     res['joint'] = []
-    for s in joint_scales:  # Eq. 9: joint at each scale; agreement = evaluator class of the image == caption's class
+    for s in joint_scales:  # Eq. 9: joint at each scale; agreement = image class (each reader) == caption class
         x, caps = run('joint', scale=float(s))
-        res['joint'].append(dict(scale=float(s), agreement=caption_accuracy(caps, classify(x)[0]),
-                                 caption_has_class=sum(caption_class(c) is not None for c in caps) / n))
+        named = torch.tensor([-1 if caption_class(c) is None else caption_class(c) for c in caps])
+        row = dict(scale=float(s), caption_has_class=(named >= 0).float().mean().item())
+        for r, pred in readers(x, feats(x)).items(): _rate(row, 'agreement' + readers.suffix[r], pred == named, level)
+        res['joint'].append(row)
     res['joint_agreement'], res['joint_caption_has_class'] = (res['joint'][0]['agreement'],
                                                               res['joint'][0]['caption_has_class'])
-    unc, x = _uncond_scores(run, te, classify, n_uncond, seed)
+    unc, x, f = _uncond_scores(run, ds, readers, n_uncond, seed, level)
     res.update(unc)
-    if inc: res.update({'uncond_' + k: v for k, v in fid(x[:n]).items()})
+    if inc is not None and len(fid_scales): res.update({'uncond_' + k: v for k, v in fid(f[:n]).items()})
     res['seconds'] = time.time() - t0
     return res
 
