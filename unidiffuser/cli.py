@@ -227,7 +227,8 @@ def _train(a)->dict:
 
 # %% ../nbs/90_cli.ipynb #6115e8d6
 def _evaluate(a)->dict:
-    from unidiffuser.fmnist.experiment import evaluate, load_fmnist_pipeline
+    from unidiffuser.fmnist.experiment import load_fmnist_pipeline
+    from unidiffuser.fmnist.evaluation import evaluate
     check_out(a.out)
     m = evaluate(load_fmnist_pipeline(a.root), n=a.n, steps=a.steps, guidance_scales=tuple(a.scales), seed=a.seed,
                  root=a.root, fid_scales=(max(a.scales),))

@@ -214,7 +214,7 @@ def guidance_sweep(pipe:UniDiffuser,
                    tasks=SWEEP_TASKS,       # subset of ('t2i', 'i2t', 'joint')
                    batch:int=100)->list:    # one dict per scale
     "t2i accuracy / CLIP-like score / diversity, i2t caption accuracy and joint agreement at each guidance scale."
-    from unidiffuser.fmnist.experiment import pairwise_diversity, sample_batched, caption_accuracy
+    from unidiffuser.fmnist.evaluation import pairwise_diversity, sample_batched, caption_accuracy
     from unidiffuser.metrics import clip_score, class_accuracy
     from unidiffuser.fmnist.text_models import image_embeddings
     scales, prompts, images, labels = _sweep_inputs(n, batch, scales, tasks, prompts, images, labels, seed)
