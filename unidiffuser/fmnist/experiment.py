@@ -160,10 +160,11 @@ def encode_fmnist(path,                     # latents file to write (kept: an ex
         if n < 1: raise ValueError(f"n must be >= 1 train images, got {n}")
         ds = torch.utils.data.Subset(ds, range(min(n, len(ds))))
     t0 = time.time()
-    lat = encode_dataset(comps, ds, batch_size=256, text_tokens=16, progress=progress, dtype=torch.float16)
+    L = comps['caption_decoder'].cfg.prefix_length  # text tokens: the caption decoder's prefix length
+    lat = encode_dataset(comps, ds, batch_size=256, text_tokens=L, progress=progress, dtype=torch.float16)
     lat['txt_uncond'] = comps['caption_decoder'].encode(
-        clip_text_embed(comps['text_encoder'], comps['clip_tokenizer'], [''], max_length=16)).float()
-    if vd: lat.update(encode_vd_contexts(comps, ds, text_tokens=16))
+        clip_text_embed(comps['text_encoder'], comps['clip_tokenizer'], [''], max_length=L)).float()
+    if vd: lat.update(encode_vd_contexts(comps, ds, text_tokens=L))
     return save_latents(lat, path, metadata=dict(
         data=f'CaptionedFashionMNIST train split, first {len(ds)} images, epoch-0 captions (seed 0)',
         seconds=round(time.time() - t0, 1), git_commit=git_commit()))
@@ -203,6 +204,9 @@ def train_fmnist(kind:str,                 # 'bespoke' (t2i-only U-ViT) or 'vd' 
     lat = load_latents(encode_fmnist(out / f"latents_{n_train or 'all'}.safetensors", root, n_train, vd=kind == 'vd',
                                      progress=progress))
     cfg = VDTrainConfig.cpu() if kind == 'vd' else dataclasses.replace(UViTTrainConfig.cpu(), sample_every=0)
+    L = lat['txt'].shape[1]  # text tokens: a property of the first stage (its caption decoder's prefix), not the preset
+    cfg = (dataclasses.replace(cfg, vd={**cfg.vd, 'text_tokens': L}) if kind == 'vd'
+           else dataclasses.replace(cfg, uvit={**cfg.uvit, 'num_text_tokens': L}))
     if smoke: cfg = dataclasses.replace(cfg, steps=20, warmup=5, checkpoint_every=10, log_every=5)
     if steps is not None: cfg = dataclasses.replace(cfg, steps=steps)
     if freeze: cfg = dataclasses.replace(cfg, freeze=tuple(freeze))
