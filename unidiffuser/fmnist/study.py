@@ -223,16 +223,20 @@ def reproduction_check(now:dict,       # a new `evaluate` result
     return rows
 
 # %% ../../nbs/57_seed_study.ipynb #57000046
-def _cached_features(path, make)->'torch.Tensor':
-    "Features from `path` if it exists, else `make()` saved there atomically (temp file, then rename)."
-    import os, torch
+def _cached_features(path, key:dict, make)->'torch.Tensor':
+    "Features from `path` when its stored `key` (what was computed) matches, else `make()` saved there atomically."
+    import os
     from pathlib import Path
-    from safetensors.torch import save_file, load_file
-    path = Path(path)
-    if path.exists(): return load_file(path)['features']
-    f = make().double().contiguous()
-    tmp = path.with_suffix('.tmp'); save_file({'features': f}, tmp); os.replace(tmp, path)
-    return f
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    path, key = Path(path), json.dumps(key, sort_keys=True)
+    if path.exists():
+        with safe_open(path, 'pt') as f:
+            if (f.metadata() or {}).get('key') == key: return f.get_tensor('features')
+    feats = make().double().contiguous()
+    tmp = path.with_name(f'{path.name}.tmp{os.getpid()}')
+    save_file({'features': feats}, str(tmp), metadata={'key': key}); os.replace(tmp, path)
+    return feats
 
 # %% ../../nbs/57_seed_study.ipynb #57000047
 def large_fid(models:dict,          # name -> model for `compare.run_task` (`UniDiffuser`, `VDPipeline`, `Bespoke`)
@@ -240,8 +244,9 @@ def large_fid(models:dict,          # name -> model for `compare.run_task` (`Uni
               n:int=10_000,         # test images = generated images per model = real train images (the floor)
               scale:float=3., steps:int=10, seed:int=0, batch:int=100,
               chunk:int=1000,       # images per cached feature file
-              inc=None)->dict:      # `metrics.InceptionFeatures`; default: a fresh one
-    "FID and KID of each model's t2i (test captions) against n test images, beside the real-vs-real floor at n."
+              inc=None)->dict:      # `metrics.InceptionFeatures`; default: a fresh one, built only if needed
+    ("FID and KID of each model's t2i (test captions) against n test images, beside the real-vs-real floor at n. "
+     "Cached features are keyed by model name and settings, not weights: use a new `cache` for retrained models.")
     import time, torch
     from pathlib import Path
     from unidiffuser.metrics import InceptionFeatures, fid, kid
@@ -253,11 +258,15 @@ def large_fid(models:dict,          # name -> model for `compare.run_task` (`Uni
     if n % chunk and n > chunk: raise ValueError(f"large_fid: n ({n}) must be a multiple of chunk ({chunk})")
     chunk = min(chunk, n)
     cache = Path(cache); cache.mkdir(parents=True, exist_ok=True)
-    inc = inc if inc is not None else InceptionFeatures()
+    nets = {'inc': inc}
+    def net(): # the Inception network, built on first use (a fully cached call builds none)
+        if nets['inc'] is None: nets['inc'] = InceptionFeatures()
+        return nets['inc']
     tr_idx = torch.randperm(len(tr), generator=torch.Generator().manual_seed(seed))[:n]
-    def feats(tag, make_images):
+    def feats(tag, make_images, **key): # key: what else decides the images (stored with them, checked on reuse)
         return torch.cat([_cached_features(cache / f'{tag}_{k:05d}.safetensors',
-                                           lambda k=k: inception_features(make_images(k, k + chunk), inc))
+                                           dict(tag=tag, range=[k, k + chunk], **key),
+                                           lambda k=k: inception_features(make_images(k, k + chunk), net()))
                           for k in range(0, n, chunk)])
     t0 = time.time()
     real = feats(f'test_n{n}', lambda a, b: to_pixels(te, torch.arange(a, b)))
@@ -272,5 +281,5 @@ def large_fid(models:dict,          # name -> model for `compare.run_task` (`Uni
         t = time.time()
         gen = lambda a, b: run_task(model, 't2i', prompts[a:b], guidance_scale=scale, steps=steps,
                                     seed=seed * 1000 + a // chunk, batch=batch)['images']
-        score(name, feats(f'{name}_t2i_s{scale:g}_steps{steps}_seed{seed}_n{n}', gen), t)
+        score(name, feats(f'{name}_t2i_s{scale:g}_steps{steps}_seed{seed}_n{n}', gen, batch=batch), t)
     return dict(rows=rows, n=n, scale=scale, steps=steps, seed=seed, seconds=round(time.time() - t0, 1))
