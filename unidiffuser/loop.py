@@ -6,7 +6,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/training.html.md"""
 
 # %% auto #0
 __all__ = ['LoopConfig', 'TrainResult', 'lr_factor', 'lr_scheduler_for', 'step_generator', 'freeze_params', 'checkpoint_dirs',
-           'ema_ramp_fn', 'train_loop', 'TrainConfig', 'train', 'gmm_batches']
+           'logged_history', 'ema_ramp_fn', 'train_loop', 'TrainConfig', 'train', 'gmm_batches']
 
 # %% ../nbs/30_training.ipynb #18d24831
 import os, re, json, time, math, shutil, hashlib, warnings, functools, contextlib
@@ -128,6 +128,19 @@ def _set_grad_checkpointing(model:nn.Module, on:bool):
                 and getattr(model, 'supports_gradient_checkpointing', True) is not False):
             getattr(model, on_name if on else off_name)(); break
 
+# %% ../nbs/30_training.ipynb #30109a01
+def logged_history(out_dir,   # a run folder with log.jsonl
+                   upto:int   # the step a resumed run starts from: later entries belong to the interrupted segment
+                  )->list:    # (step, loss) pairs, oldest first
+    "The loss history of a run from its log.jsonl, up to `upto`; a step logged twice keeps its last entry."
+    path, h = os.path.join(out_dir, 'log.jsonl'), {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                r = json.loads(line)
+                if 'loss' in r and 'step' in r and r['step'] <= upto: h[r['step']] = r['loss']
+    return [(s, h[s]) for s in sorted(h)]
+
 # %% ../nbs/30_training.ipynb #4974a30f
 def ema_ramp_fn(decay:float):
     "An EMA update whose decay ramps up as diffusers' `EMAModel`: min(decay, (1+n)/(10+n)) at the n-th update."
@@ -171,11 +184,12 @@ def train_loop(model:torch.nn.Module, # the network, on any device; parameters w
     avg = ema_ramp_fn(ema_decay) if _opt(cfg, 'ema_warmup') else torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay)
     ema = (torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=avg).requires_grad_(False)
            if ema_decay else _NoEMA(model))
-    conf, start, elapsed0 = conf or {}, 0, 0.
+    conf, start, elapsed0, hist0 = conf or {}, 0, 0., []
     src = _resume_source(out_dir, resume, numbered_checkpoints)
     if src is not None:
         start, old = restore_checkpoint(src, model, ema, opt, lr_sched, key=key)
         with open(os.path.join(src, 'state.json')) as f: elapsed0 = json.load(f).get('extra', {}).get('seconds', 0.)
+        hist0 = logged_history(out_dir, start)  # the history is the whole run's, not only this call's
         free = (key, 'steps', 'sample_every', 'checkpoint_every', 'log_every', 'checkpoints_total_limit')
         changed = sorted(k for k, v in json.loads(json.dumps(conf)).items() if k not in free and old.get(k) != v)
         if changed: warnings.warn(f"resuming {src} with changed settings {changed}")
@@ -198,7 +212,7 @@ def train_loop(model:torch.nn.Module, # the network, on any device; parameters w
     net, opt = acc.prepare(model, opt)
     sched, rank, world = NoiseSchedule(), acc.process_index, acc.num_processes
     clip, every = _opt(cfg, 'grad_clip'), _opt(cfg, 'checkpoint_every')
-    hist, run, t0 = [], [], time.time()
+    hist, run, t0 = hist0, [], time.time()
     for step in tqdm(range(start, cfg.steps), initial=start, total=cfg.steps,
                      disable=not progress or not acc.is_local_main_process, desc=desc):
         opt.zero_grad(set_to_none=True); lv, parts = 0., {}

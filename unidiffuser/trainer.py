@@ -162,14 +162,14 @@ class UViTTrainConfig:
     @classmethod
     def cpu(cls):
         return cls(uvit=dict(img_size=8, patch_size=2, in_chans=4, embed_dim=256, depth=8, num_heads=4, text_dim=64,
-                             num_text_tokens=16, clip_img_dim=64),
+                             num_text_tokens=20, clip_img_dim=64),
                    steps=6500, batch_size=64, lr=1e-3, warmup=100, lr_decay='cosine',
                    task_weights=(0.1, 0.45, 0.35, 0.1), ema_decay=0.999, mixed_precision='auto',
                    checkpoint_every=250, sample_every=500, log_every=25)
     @classmethod
     def gpu(cls):
         return cls(uvit=dict(img_size=8, patch_size=2, in_chans=4, embed_dim=512, depth=12, num_heads=8, text_dim=64,
-                             num_text_tokens=16, clip_img_dim=64),
+                             num_text_tokens=20, clip_img_dim=64),
                    steps=50_000, batch_size=512, lr=2e-4, warmup=1000, ema_decay=0.9999, mixed_precision='auto',
                    checkpoint_every=2500, sample_every=5000, log_every=100)
 

@@ -39,7 +39,7 @@ class VDConfig:
     "Size of a `VersatileDiffuser`: latents, contexts and the shared layer plan."
     latent_channels: int = 4    # image latent z: (latent_channels, latent_size, latent_size)
     latent_size: int = 8
-    text_tokens: int = 16       # text latent y: (text_tokens, text_dim), one text-stream position per token
+    text_tokens: int = 20       # text latent y: (text_tokens, text_dim), one text-stream position per token
     text_dim: int = 64
     img_ctx_dim: int = 64       # width of the CLIP image context tokens (projection dim)
     txt_ctx_dim: int = 384      # width of the text-encoder token states (MiniLM)

@@ -20,9 +20,9 @@ from ..loop import TrainResult, train_loop
 @dataclass
 class VDTrainConfig:
     ("Training settings of the VD baseline (defaults: the `cpu` preset: `UViTTrainConfig.cpu()`'s batch and schedule "
-     "shape, 3000 steps as the shipped VD).")
+     "shape and its 6500 steps: compute-matched with the joint U-ViT).")
     vd: dict = field(default_factory=dict)   # `VDConfig` fields over `VDConfig.cpu()`
-    steps: int = 3000
+    steps: int = 6500
     batch_size: int = 64          # samples per step, split evenly over the flows with positive weight
     flow_weights: dict = field(default_factory=lambda: {f: 1. for f in VD_FLOWS})
     p_uncond: float = 0.1         # context dropout (unconditional branch for guidance)
@@ -67,7 +67,7 @@ class VDTrainConfig:
 @torch.no_grad()
 def encode_vd_contexts(components,             # holds image_encoder, clip_image_processor, text_encoder, clip_tokenizer
                        dataset,                # items dict(image=(C, H, W), caption=str), as for `encode_dataset`
-                       text_tokens:int=16,     # text-encoder tokens (VDConfig.text_tokens)
+                       text_tokens:int=20,     # text-encoder tokens (VDConfig.text_tokens)
                        batch_size:int=500,
                        image_range=(-1., 1.),  # value range of the dataset's images
                        dtype=torch.float16

@@ -269,17 +269,17 @@ def large_fid(models:dict,          # name -> model for `compare.run_task` (`Uni
                                            lambda k=k: inception_features(make_images(k, k + chunk), net()))
                           for k in range(0, n, chunk)])
     t0 = time.time()
-    real = feats(f'test_n{n}', lambda a, b: to_pixels(te, torch.arange(a, b)))
+    real = feats('test', lambda a, b: to_pixels(te, torch.arange(a, b)))  # chunk k does not depend on n
     rows = {}
     def score(name, f, t):
         m, sd = kid(real, f, seed=seed)
         rows[name] = dict(fid=fid(real, f), kid=m, kid_std=sd, n=n, seconds=round(time.time() - t, 1))
     t = time.time()
-    score('real train (floor)', feats(f'train_n{n}_seed{seed}', lambda a, b: to_pixels(tr, tr_idx[a:b])), t)
+    score('real train (floor)', feats(f'train_seed{seed}', lambda a, b: to_pixels(tr, tr_idx[a:b])), t)
     prompts = [te.caption(i) for i in range(n)]
     for name, model in models.items():
         t = time.time()
         gen = lambda a, b: run_task(model, 't2i', prompts[a:b], guidance_scale=scale, steps=steps,
                                     seed=seed * 1000 + a // chunk, batch=batch)['images']
-        score(name, feats(f'{name}_t2i_s{scale:g}_steps{steps}_seed{seed}_n{n}', gen, batch=batch), t)
+        score(name, feats(f'{name}_t2i_s{scale:g}_steps{steps}_seed{seed}', gen, batch=batch), t)
     return dict(rows=rows, n=n, scale=scale, steps=steps, seed=seed, seconds=round(time.time() - t0, 1))

@@ -192,7 +192,7 @@ def train_clip(cfg:ClipTrainConfig=None, # default: `ClipTrainConfig.cpu()`
 @dataclass
 class CaptionTrainConfig(FirstStageTrainConfig):
     "Caption decoder sizes (FMNIST.md) and its teacher-forced training on MiniLM states of the captions."
-    prefix_length:int=16       # MiniLM tokens = text latent tokens
+    prefix_length:int=20       # MiniLM tokens = text latent tokens (nbs/61: no caption cut)
     prefix_hidden_dim:int=64   # width of the text latent U-ViT diffuses
     n_embd:int=192
     n_layer:int=4
