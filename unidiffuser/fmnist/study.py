@@ -244,10 +244,12 @@ def large_fid(models:dict,          # name -> model for `compare.run_task` (`Uni
               n:int=10_000,         # test images = generated images per model = real train images (the floor)
               scale:float=3., steps:int=10, seed:int=0, batch:int=100,
               chunk:int=1000,       # images per cached feature file
-              inc=None)->dict:      # `metrics.InceptionFeatures`; default: a fresh one, built only if needed
+              inc=None,             # `metrics.InceptionFeatures`; default: a fresh one, built only if needed
+              fill_only:bool=False  # only compute chunks no other process has claimed, into `cache`; return None
+             )->dict:
     ("FID and KID of each model's t2i (test captions) against n test images, beside the real-vs-real floor at n. "
      "Cached features are keyed by model name and settings, not weights: use a new `cache` for retrained models.")
-    import time, torch
+    import os, time, torch
     from pathlib import Path
     from unidiffuser.metrics import InceptionFeatures, fid, kid
     from unidiffuser.fmnist.latent_models import fmnist, to_pixels
@@ -263,15 +265,24 @@ def large_fid(models:dict,          # name -> model for `compare.run_task` (`Uni
         if nets['inc'] is None: nets['inc'] = InceptionFeatures()
         return nets['inc']
     tr_idx = torch.randperm(len(tr), generator=torch.Generator().manual_seed(seed))[:n]
+    def claim(path): # fill_only: a chunk is one process's work (an exclusive claim file); False if taken
+        try: os.close(os.open(path.with_name(path.name + '.claim'), os.O_CREAT | os.O_EXCL)); return True
+        except FileExistsError: return False
     def feats(tag, make_images, **key): # key: what else decides the images (stored with them, checked on reuse)
-        return torch.cat([_cached_features(cache / f'{tag}_{k:05d}.safetensors',
-                                           dict(tag=tag, range=[k, k + chunk], **key),
-                                           lambda k=k: inception_features(make_images(k, k + chunk), net()))
-                          for k in range(0, n, chunk)])
+        fs = []
+        for k in range(0, n, chunk):
+            path = cache / f'{tag}_{k:05d}.safetensors'
+            if fill_only and not claim(path): continue
+            try: fs.append(_cached_features(path, dict(tag=tag, range=[k, k + chunk], **key),
+                                            lambda k=k: inception_features(make_images(k, k + chunk), net())))
+            finally:
+                if fill_only: path.with_name(path.name + '.claim').unlink()
+        return None if fill_only else torch.cat(fs)
     t0 = time.time()
     real = feats('test', lambda a, b: to_pixels(te, torch.arange(a, b)))  # chunk k does not depend on n
     rows = {}
     def score(name, f, t):
+        if fill_only: return
         m, sd = kid(real, f, seed=seed)
         rows[name] = dict(fid=fid(real, f), kid=m, kid_std=sd, n=n, seconds=round(time.time() - t, 1))
     t = time.time()
@@ -282,4 +293,5 @@ def large_fid(models:dict,          # name -> model for `compare.run_task` (`Uni
         gen = lambda a, b: run_task(model, 't2i', prompts[a:b], guidance_scale=scale, steps=steps,
                                     seed=seed * 1000 + a // chunk, batch=batch)['images']
         score(name, feats(f'{name}_t2i_s{scale:g}_steps{steps}_seed{seed}', gen, batch=batch), t)
+    if fill_only: return None
     return dict(rows=rows, n=n, scale=scale, steps=steps, seed=seed, seconds=round(time.time() - t0, 1))
