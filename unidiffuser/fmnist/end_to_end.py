@@ -145,13 +145,14 @@ def train_all(out='runs/all',        # folder to fill (like data/fmnist-cpu); it
     log = json.loads(log_path.read_text()) if log_path.exists() else {}
     if log.get('preset', preset) != preset:
         raise ValueError(f"{out} holds a {log['preset']!r} run; train the {preset!r} preset into another folder")
-    log.update(preset=preset, threads=torch.get_num_threads(), git_commit=git_commit()); log.setdefault('stages', {})
+    log['preset'] = preset; log.setdefault('stages', {})
     latents = out / 'runs' / f"latents_{n or 'all'}.safetensors"
     baselines = [k for k in kinds if k in BASELINES]
     for stage in ('vae', 'clip', 'caption_decoder', 'evaluator', *(('latents',) if baselines else ()), *kinds):
         done = (latents.exists() and (('vd' not in kinds) or _has_vd(latents)) if stage == 'latents'
                 else _stage_done(out, stage))
         if done: log['stages'].setdefault(stage, 'kept'); continue
+        log.update(threads=torch.get_num_threads(), git_commit=git_commit())  # of the call that trains (a finished run keeps its own)
         t0 = time.time()
         if stage == 'latents': encode_fmnist(latents, out, n, vd='vd' in kinds, progress=progress)
         elif stage == 'uvit': _train_uvit_stage(out, preset, uvit_steps, n, progress)
