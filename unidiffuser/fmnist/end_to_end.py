@@ -152,7 +152,8 @@ def train_all(out='runs/all',        # folder to fill (like data/fmnist-cpu); it
         done = (latents.exists() and (('vd' not in kinds) or _has_vd(latents)) if stage == 'latents'
                 else _stage_done(out, stage))
         if done: log['stages'].setdefault(stage, 'kept'); continue
-        log.update(threads=torch.get_num_threads(), git_commit=git_commit())  # of the call that trains (a finished run keeps its own)
+        # threads and commit of the call that trains (a finished run returns its own)
+        log.update(threads=torch.get_num_threads(), git_commit=git_commit())
         t0 = time.time()
         if stage == 'latents': encode_fmnist(latents, out, n, vd='vd' in kinds, progress=progress)
         elif stage == 'uvit': _train_uvit_stage(out, preset, uvit_steps, n, progress)
