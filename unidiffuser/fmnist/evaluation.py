@@ -6,7 +6,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/fmnist_evaluation.html.md"""
 
 # %% auto #0
 __all__ = ['SATURATED', 'FREE_PROMPTS', 'pairwise_diversity', 'sample_batched', 'caption_accuracy', 'inception_features',
-           'ClassReaders', 'evaluate', 'free_prompt_scores', 'split_sample', 'train_fmnist_probe']
+           'ClassReaders', 'evaluate', 'mode_scales', 'free_prompt_scores', 'split_sample', 'train_fmnist_probe']
 
 # %% ../../nbs/56_fmnist_evaluation.ipynb #56000004
 import time
@@ -121,6 +121,36 @@ def _uncond_scores(run, ds, readers:ClassReaders, n_uncond:int, seed:int, level:
 # %% ../../nbs/56_fmnist_evaluation.ipynb #a1e0f2c7
 SATURATED = 0.98  # a pixel at or above this (of 1) is white-clipped: about 1% of real Fashion-MNIST pixels
 
+# %% ../../nbs/56_fmnist_evaluation.ipynb #a1e0f2c9
+def _eval_setup(pipe, n, seed, split, root, evaluator, probe, batch, steps, inception=False)->tuple:
+    "What `evaluate` and `mode_scales` share: the readers, the seeded sample of the split and the batched sampler."
+    from unidiffuser.fmnist.latent_models import fmnist, to_pixels
+    evaluator = evaluator if evaluator is not None else load_component(root / 'evaluator')
+    if isinstance(probe, str) and probe == 'auto':
+        probe = load_component(root / 'probe') if (root / 'probe').exists() else None
+    readers = ClassReaders(evaluator, probe, InceptionFeatures() if inception or probe is not None else None)
+    ds = fmnist(split)
+    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n]
+    run = lambda mode, count=n, **a: sample_batched(pipe, mode, count, batch=batch, seed=seed, steps=steps, **a)
+    return readers, ds, idx, to_pixels(ds, idx), ds.labels[idx].long(), run
+
+def _i2t_row(run, real, labels, scale:float, level:float)->dict:
+    "Image-to-text at `scale`: the share of decoded captions whose class word is the image's label."
+    from unidiffuser.fmnist.data import caption_class
+    row, caps = dict(scale=float(scale)), run('i2t', image=real, scale=scale)[1]
+    _rate(row, 'i2t_caption_acc', [caption_class(c) == int(l) for c, l in zip(caps, labels)], level)
+    return row
+
+def _joint_row(run, readers:ClassReaders, scale:float, level:float)->dict:
+    "Eq. 9, joint sampling at `scale`: each reader's class of the image against the class word of its caption."
+    from unidiffuser.fmnist.data import caption_class
+    x, caps = run('joint', scale=float(scale))
+    named = torch.tensor([-1 if caption_class(c) is None else caption_class(c) for c in caps])
+    row = dict(scale=float(scale), caption_has_class=(named >= 0).float().mean().item())
+    f = readers.features(x) if readers.inc is not None else None
+    for r, pred in readers(x, f).items(): _rate(row, 'agreement' + readers.suffix[r], pred == named, level)
+    return row
+
 # %% ../../nbs/56_fmnist_evaluation.ipynb #dfecef0a
 @torch.no_grad()
 def evaluate(pipe:UniDiffuser,                 # e.g. `load_fmnist_pipeline()`
@@ -140,18 +170,14 @@ def evaluate(pipe:UniDiffuser,                 # e.g. `load_fmnist_pipeline()`
              level:float=0.95                  # confidence level of the intervals (`*_ci`)
             )->dict:                           # flat metrics plus 't2i' and 'joint': one dict per guidance scale
     "t2i accuracy / CLIP-like score / diversity / FID / KID per scale, i2t accuracy, joint agreement, unconditional KL."
-    from unidiffuser.fmnist.latent_models import fmnist, to_pixels, minilm_sentence
+    from unidiffuser.fmnist.latent_models import minilm_sentence
     from unidiffuser.fmnist.text_models import image_embeddings
-    from unidiffuser.fmnist.data import caption_class
     _check_evaluate(n, n_uncond, joint_scales, split)
     root, t0 = repo_path(root), time.time()
-    evaluator = evaluator if evaluator is not None else load_component(root / 'evaluator')
-    if isinstance(probe, str) and probe == 'auto': probe = load_component(root / 'probe') if (root / 'probe').exists() else None
-    inc = InceptionFeatures() if len(fid_scales) or probe is not None else None
-    readers, proj, ds = ClassReaders(evaluator, probe, inc), load_component(root / 'text_projection'), fmnist(split)
-    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n]
-    real, labels, prompts = to_pixels(ds, idx), ds.labels[idx].long(), [ds.caption(int(i)) for i in idx]
-    run = lambda mode, count=n, **a: sample_batched(pipe, mode, count, batch=batch, seed=seed, steps=steps, **a)
+    readers, ds, idx, real, labels, run = _eval_setup(pipe, n, seed, split, root, evaluator, probe, batch, steps,
+                                                      inception=len(fid_scales) > 0)
+    evaluator, inc, probe = readers.evaluator, readers.inc, readers.probe
+    proj, prompts = load_component(root / 'text_projection'), [ds.caption(int(i)) for i in idx]
     feats = lambda x: readers.features(x) if inc is not None else None
     real_f = feats(real)
     fid_kid = lambda f: dict(fid=fid(real_f, f), kid=kid(real_f, f, seed=seed)[0])
@@ -169,15 +195,8 @@ def evaluate(pipe:UniDiffuser,                 # e.g. `load_fmnist_pipeline()`
         for r, pred in readers(x, f).items(): _rate(row, 'acc' + readers.suffix[r], pred == labels, level)
         if float(s) in [float(v) for v in fid_scales]: row.update(fid_kid(f))
         res['t2i'].append(row)
-    caps = run('i2t', image=real, scale=i2t_scale)[1]
-    _rate(res, 'i2t_caption_acc', [caption_class(c) == int(l) for c, l in zip(caps, labels)], level)
-    res['joint'] = []
-    for s in joint_scales:  # Eq. 9: joint at each scale; agreement = image class (each reader) == caption class
-        x, caps = run('joint', scale=float(s))
-        named = torch.tensor([-1 if caption_class(c) is None else caption_class(c) for c in caps])
-        row = dict(scale=float(s), caption_has_class=(named >= 0).float().mean().item())
-        for r, pred in readers(x, feats(x)).items(): _rate(row, 'agreement' + readers.suffix[r], pred == named, level)
-        res['joint'].append(row)
+    res.update({k: v for k, v in _i2t_row(run, real, labels, i2t_scale, level).items() if k != 'scale'})
+    res['joint'] = [_joint_row(run, readers, s, level) for s in joint_scales]
     res['joint_agreement'], res['joint_caption_has_class'] = (res['joint'][0]['agreement'],
                                                               res['joint'][0]['caption_has_class'])
     unc, x, f = _uncond_scores(run, ds, readers, n_uncond, seed, level)
@@ -185,6 +204,22 @@ def evaluate(pipe:UniDiffuser,                 # e.g. `load_fmnist_pipeline()`
     if inc is not None and len(fid_scales): res.update({'uncond_' + k: v for k, v in fid_kid(f[:n]).items()})
     res['seconds'] = time.time() - t0
     return res
+
+# %% ../../nbs/56_fmnist_evaluation.ipynb #56a0b001
+@torch.no_grad()
+def mode_scales(pipe:UniDiffuser,
+                scales=(0., 1., 3., 5., 7.),  # guidance scales for image-to-text and joint sampling
+                n:int=500, steps:int=10, seed:int=0,
+                split:str='val',              # 'val' to choose a setting, 'test' to report one
+                root='data/fmnist-cpu',       # evaluator and probe come from here
+                evaluator:FashionCNN=None, probe='auto', batch:int=100, level:float=0.95
+               )->list:                       # per scale: `i2t_caption_acc`, `agreement` (+ `_probe`), with `_ci`
+    "Image-to-text caption accuracy and joint agreement per guidance scale, drawn as `evaluate` draws them."
+    if not len(scales): raise ValueError("mode_scales: scales is empty; pass at least one guidance scale, e.g. (3.,)")
+    _check_evaluate(n, n, (0.,), split)
+    readers, _, _, real, labels, run = _eval_setup(pipe, n, seed, split, repo_path(root), evaluator, probe, batch,
+                                                   steps)
+    return [{**_i2t_row(run, real, labels, s, level), **_joint_row(run, readers, s, level)} for s in scales]
 
 # %% ../../nbs/56_fmnist_evaluation.ipynb #56f0a002
 FREE_PROMPTS = (('a pair of jeans', 1), ('flip-flops', 5), ('sneakers', 7), ("a women's blouse with buttons", 6),
