@@ -216,7 +216,9 @@ def mode_scales(pipe:UniDiffuser,
                )->list:                       # per scale: `i2t_caption_acc`, `agreement` (+ `_probe`), with `_ci`
     "Image-to-text caption accuracy and joint agreement per guidance scale, drawn as `evaluate` draws them."
     if not len(scales): raise ValueError("mode_scales: scales is empty; pass at least one guidance scale, e.g. (3.,)")
-    _check_evaluate(n, n, (0.,), split)
+    if n < 1: raise ValueError(f"mode_scales: n must be >= 1, got {n}")
+    if split not in ('test', 'val'):
+        raise ValueError(f"mode_scales: split must be 'test' or 'val' (choose settings on 'val'), got {split!r}")
     readers, _, _, real, labels, run = _eval_setup(pipe, n, seed, split, repo_path(root), evaluator, probe, batch,
                                                    steps)
     return [{**_i2t_row(run, real, labels, s, level), **_joint_row(run, readers, s, level)} for s in scales]
