@@ -92,14 +92,17 @@ def _rate(res:dict, name:str, hits, level:float):
     res[name], res[name + '_ci'] = k / n, list(proportion_ci(k, n, level))
 
 # %% ../../nbs/56_fmnist_evaluation.ipynb #a1e0f2c3
+def _check_split(split:str, who:str):
+    if split not in ('test', 'val'):
+        raise ValueError(f"{who}: split must be 'test' or 'val' (choose settings on 'val'), got {split!r}")
+
 def _check_evaluate(n, n_uncond, joint_scales, split):
     if n < 4: raise ValueError(f"evaluate: n must be >= 4 (KID needs 2 per subset), got {n}; pass a larger n")
     if n_uncond < n:
         raise ValueError(f"evaluate: n_uncond ({n_uncond}) must be >= n ({n}): FID / KID use the first n "
                          "unconditional images")
     if not len(joint_scales): raise ValueError("evaluate: joint_scales is empty; pass at least one scale, e.g. (0.,)")
-    if split not in ('test', 'val'):
-        raise ValueError(f"evaluate: split must be 'test' or 'val' (choose settings on 'val'), got {split!r}")
+    _check_split(split, 'evaluate')
 
 # %% ../../nbs/56_fmnist_evaluation.ipynb #a1e0f2c4
 def _uncond_scores(run, ds, readers:ClassReaders, n_uncond:int, seed:int, level:float)->tuple:
@@ -217,8 +220,7 @@ def mode_scales(pipe:UniDiffuser,
     "Image-to-text caption accuracy and joint agreement per guidance scale, drawn as `evaluate` draws them."
     if not len(scales): raise ValueError("mode_scales: scales is empty; pass at least one guidance scale, e.g. (3.,)")
     if n < 1: raise ValueError(f"mode_scales: n must be >= 1, got {n}")
-    if split not in ('test', 'val'):
-        raise ValueError(f"mode_scales: split must be 'test' or 'val' (choose settings on 'val'), got {split!r}")
+    _check_split(split, 'mode_scales')
     readers, _, _, real, labels, run = _eval_setup(pipe, n, seed, split, repo_path(root), evaluator, probe, batch,
                                                    steps)
     return [{**_i2t_row(run, real, labels, s, level), **_joint_row(run, readers, s, level)} for s in scales]
