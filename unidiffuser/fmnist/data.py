@@ -8,7 +8,7 @@ Docs: https://unidiffuser.github.io/unidiffuser/fmnist_data.html.md"""
 __all__ = ['PAYLOAD_SHA256', 'SYSTEM_DIR', 'CLASS_NAMES', 'SYNONYMS', 'PAIR_NOUNS', 'FG_LEVEL', 'BRIGHT_EDGES', 'BRIGHT_WORDS',
            'SIZE_EDGES', 'SIZE_WORDS', 'TEMPLATES', 'HELD_OUT_TEMPLATES', 'fashion_mnist_root', 'load_fashion_mnist',
            'fashion_mnist_split', 'image_measures', 'image_attributes', 'make_caption', 'caption_class',
-           'to_model_images', 'CaptionedFashionMNIST', 'write_fmnist_folder']
+           'caption_classes', 'to_model_images', 'CaptionedFashionMNIST', 'write_fmnist_folder']
 
 # %% ../../nbs/61_fmnist_data.ipynb #f67d0522
 import os, re, json, gzip, hashlib, functools, importlib
@@ -194,6 +194,12 @@ def caption_class(caption:str # any text, e.g. a generated caption
     pat, vocab = _class_pattern()
     found = {vocab[m.group(1).lower()] for m in pat.finditer(caption)}
     return found.pop() if len(found) == 1 else None
+
+# %% ../../nbs/61_fmnist_data.ipynb #61cc0002
+def caption_classes(captions:list # texts, e.g. a batch of generated captions
+                   )->torch.Tensor: # (len(captions),) long: the class each names, -1 for none or several
+    "`caption_class` of every caption as a long tensor, -1 where a caption names no class or several."
+    return torch.tensor([-1 if (c := caption_class(t)) is None else c for t in captions], dtype=torch.long)
 
 # %% ../../nbs/61_fmnist_data.ipynb #b2a7bf5e
 def to_model_images(images, # uint8 (N,28,28) or (28,28)
