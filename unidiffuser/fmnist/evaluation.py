@@ -50,10 +50,16 @@ def sample_batched(pipe:UniDiffuser, mode:str, # any pipeline mode
     return (*out, {key: torch.cat(v) for key, v in lat.items()}) if keep_latents else out
 
 # %% ../../nbs/56_fmnist_evaluation.ipynb #a1e0f2c2
-def caption_accuracy(captions:list, labels)->float:
+def caption_accuracy(captions:list, # texts, e.g. image-to-text's captions
+                     labels         # (len(captions),) class ids, a sequence or tensor
+                    )->float:
     "Fraction of captions whose parsed class (`caption_class`) equals the label (no class or two classes: wrong)."
     from unidiffuser.fmnist.data import caption_classes
-    return (caption_classes(captions) == torch.as_tensor(labels).long().cpu()).double().mean().item()
+    labels = torch.as_tensor(labels).long().cpu().reshape(-1)
+    if len(captions) == 0 or len(captions) != len(labels):
+        raise ValueError(f"caption_accuracy: need one label per caption and at least one caption; got "
+                         f"{len(captions)} captions and {len(labels)} labels")
+    return (caption_classes(captions) == labels).double().mean().item()
 
 # %% ../../nbs/56_fmnist_evaluation.ipynb #56000006
 @torch.no_grad()
